@@ -1,0 +1,26 @@
+# BLAKE3 from the official C sources that Debian's librust-blake3-dev installs,
+# with the x86-64 SIMD assembly (SSE2/SSE4.1/AVX2/AVX-512, picked at run time).
+file(GLOB _mvx_blake3_dirs LIST_DIRECTORIES true /usr/share/cargo/registry/blake3-*/c)
+set(MVX_BLAKE3_DIR "" CACHE PATH "Folder with blake3.h and the BLAKE3 C sources")
+if(NOT MVX_BLAKE3_DIR)
+  list(SORT _mvx_blake3_dirs)
+  list(GET _mvx_blake3_dirs -1 _mvx_blake3_last)
+  set(MVX_BLAKE3_DIR ${_mvx_blake3_last})
+endif()
+if(NOT EXISTS ${MVX_BLAKE3_DIR}/blake3.h)
+  message(FATAL_ERROR "BLAKE3 C sources not found (install librust-blake3-dev, or set MVX_BLAKE3_DIR)")
+endif()
+set(_b3 ${MVX_BLAKE3_DIR})
+set(_b3_src ${_b3}/blake3.c ${_b3}/blake3_dispatch.c ${_b3}/blake3_portable.c)
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64" AND NOT MVX_SANITIZE AND NOT MVX_FUZZ)
+  list(APPEND _b3_src
+    ${_b3}/blake3_sse2_x86-64_unix.S ${_b3}/blake3_sse41_x86-64_unix.S
+    ${_b3}/blake3_avx2_x86-64_unix.S ${_b3}/blake3_avx512_x86-64_unix.S)
+  set(_b3_defs "")
+else()
+  set(_b3_defs BLAKE3_NO_SSE2 BLAKE3_NO_SSE41 BLAKE3_NO_AVX2 BLAKE3_NO_AVX512 BLAKE3_USE_NEON=0)
+endif()
+add_library(mvx_blake3 STATIC ${_b3_src})
+target_include_directories(mvx_blake3 SYSTEM PUBLIC ${_b3})
+target_compile_definitions(mvx_blake3 PRIVATE ${_b3_defs})
+set_target_properties(mvx_blake3 PROPERTIES C_STANDARD 99)

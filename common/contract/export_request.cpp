@@ -1,0 +1,371 @@
+#include "common/contract/export_request.hpp"
+
+#include "common/core/error.hpp"
+#include "common/core/utf8.hpp"
+
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/stream_parser.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+
+namespace json = boost::json;
+
+namespace mvx::contract {
+namespace {
+
+// A JSON path built only when an error needs it.
+struct path {
+    const path* parent = nullptr;
+    std::string_view key;      // object member, or empty for an index
+    std::size_t index = 0;
+    bool is_index = false;
+
+    path member(std::string_view k) const { return path{this, k, 0, false}; }
+    path at(std::size_t i) const { return path{this, {}, i, true}; }
+
+    std::string str() const {
+        std::string head = parent ? parent->str() : std::string();
+        if (is_index) return head + "[" + std::to_string(index) + "]";
+        if (key.empty()) return head;
+        return head.empty() ? std::string(key) : head + "." + std::string(key);
+    }
+};
+
+const char* kind_name(const json::value& v) {
+    switch (v.kind()) {
+        case json::kind::null: return "null";
+        case json::kind::bool_: return "boolean";
+        case json::kind::int64:
+        case json::kind::uint64:
+        case json::kind::double_: return "number";
+        case json::kind::string: return "string";
+        case json::kind::array: return "array";
+        case json::kind::object: return "object";
+    }
+    return "value";
+}
+
+[[noreturn]] void fail(const path& p, const std::string& what) {
+    const std::string at = p.str();
+    throw_invalid((at.empty() ? std::string("payload") : at) + ": " + what);
+}
+
+[[noreturn]] void expected(const path& p, const char* type, const json::value* v) {
+    fail(p, std::string("expected ") + type + ", got " + (v ? kind_name(*v) : "nothing (missing field)"));
+}
+
+class validator {
+public:
+    explicit validator(const limits& lim, std::deque<std::string>& owned) : lim_(lim), owned_(owned) {}
+
+    const json::object& object(const json::value* v, const path& p) {
+        if (!v || !v->is_object()) expected(p, "object", v);
+        return v->get_object();
+    }
+    const json::array& array(const json::value* v, const path& p) {
+        if (!v || !v->is_array()) expected(p, "array", v);
+        return v->get_array();
+    }
+
+    std::string_view text(const json::value* v, const path& p) {
+        if (!v || !v->is_string()) expected(p, "string", v);
+        const json::string& s = v->get_string();
+        std::string_view sv(s.data(), s.size());
+        if (sv.size() > lim_.max_string_bytes)
+            throw_limit(p.str() + ": string of " + std::to_string(sv.size()) + " bytes exceeds the limit of " +
+                        std::to_string(lim_.max_string_bytes) + " bytes");
+        if (!utf8::is_valid(sv))
+            fail(p, "invalid UTF-8 in string (fix the encoding of this value; only fileContents may be repaired)");
+        if (std::memchr(sv.data(), 0, sv.size()))
+            fail(p, "string contains a NUL character (U+0000), which is not allowed here");
+        return sv;
+    }
+    std::optional<std::string_view> opt_text(const json::value* v, const path& p) {
+        if (!v || v->is_null()) return std::nullopt;
+        return text(v, p);
+    }
+
+    std::uint64_t uint(const json::value* v, const path& p) {
+        if (v && v->is_uint64()) return v->get_uint64();
+        if (v && v->is_int64()) {
+            if (v->get_int64() < 0) fail(p, "expected non-negative integer, got " + std::to_string(v->get_int64()));
+            return static_cast<std::uint64_t>(v->get_int64());
+        }
+        if (v && v->is_double()) fail(p, "expected non-negative integer, got a fractional number");
+        expected(p, "non-negative integer", v);
+    }
+    std::optional<std::uint64_t> opt_uint(const json::value* v, const path& p) {
+        if (!v || v->is_null()) return std::nullopt;
+        return uint(v, p);
+    }
+    double number(const json::value* v, const path& p) {
+        if (v && v->is_double()) return v->get_double();
+        if (v && v->is_int64()) return static_cast<double>(v->get_int64());
+        if (v && v->is_uint64()) return static_cast<double>(v->get_uint64());
+        expected(p, "number", v);
+    }
+    std::optional<double> opt_number(const json::value* v, const path& p) {
+        if (!v || v->is_null()) return std::nullopt;
+        return number(v, p);
+    }
+    bool boolean(const json::value* v, const path& p) {
+        if (!v || !v->is_bool()) expected(p, "boolean", v);
+        return v->get_bool();
+    }
+    std::optional<bool> opt_boolean(const json::value* v, const path& p) {
+        if (!v || v->is_null()) return std::nullopt;
+        return boolean(v, p);
+    }
+    std::optional<std::vector<std::string_view>> opt_strings(const json::value* v, const path& p) {
+        if (!v || v->is_null()) return std::nullopt;
+        const auto& arr = array(v, p);
+        std::vector<std::string_view> out;
+        out.reserve(arr.size());
+        for (std::size_t i = 0; i < arr.size(); ++i) out.push_back(text(&arr[i], p.at(i)));
+        return out;
+    }
+
+    // Source text: repaired rather than rejected.
+    std::string_view content(const json::value* v, const path& p, std::size_t& repaired) {
+        if (!v || !v->is_string()) expected(p, "string", v);
+        const json::string& s = v->get_string();
+        std::string_view sv(s.data(), s.size());
+        if (sv.size() > lim_.max_file_content_bytes)
+            throw_limit(p.str() + ": file content of " + std::to_string(sv.size()) + " bytes exceeds the limit of " +
+                        std::to_string(lim_.max_file_content_bytes) + " bytes");
+        if (utf8::is_valid(sv) && !std::memchr(sv.data(), 0, sv.size())) return sv;
+        owned_.push_back(utf8::repair(sv, true, &repaired));
+        return owned_.back();
+    }
+
+private:
+    const limits& lim_;
+    std::deque<std::string>& owned_;
+};
+
+const json::value* get(const json::object& o, std::string_view key) { return o.if_contains(key); }
+
+}  // namespace
+
+export_request build_request(std::shared_ptr<json::value> doc, const limits& lim) {
+    export_request req;
+    req.document = std::move(doc);
+    req.owned = std::make_shared<std::deque<std::string>>();
+    validator v(lim, *req.owned);
+    const path root;
+
+    const auto& top = v.object(req.document.get(), root);
+    req.session_id = v.text(get(top, "sessionId"), root.member("sessionId"));
+    req.project_name = v.text(get(top, "projectName"), root.member("projectName"));
+
+    {
+        const path p = root.member("source");
+        const auto& s = v.object(get(top, "source"), p);
+        req.source.type = v.text(get(s, "type"), p.member("type"));
+        req.source.base_name = v.text(get(s, "baseName"), p.member("baseName"));
+        req.source.display_name = v.text(get(s, "displayName"), p.member("displayName"));
+        req.source.url = v.opt_text(get(s, "url"), p.member("url"));
+        req.source.branch = v.opt_text(get(s, "branch"), p.member("branch"));
+        req.source.original_file_name = v.opt_text(get(s, "originalFileName"), p.member("originalFileName"));
+        req.source.folder_name = v.opt_text(get(s, "folderName"), p.member("folderName"));
+    }
+
+    {
+        const path p = root.member("options");
+        const auto& o = v.object(get(top, "options"), p);
+        req.options.semantic_enabled = v.boolean(get(o, "semanticEnabled"), p.member("semanticEnabled"));
+        req.options.max_snippet_chars = v.uint(get(o, "maxSnippetChars"), p.member("maxSnippetChars"));
+        req.options.max_node_frames = v.uint(get(o, "maxNodeFrames"), p.member("maxNodeFrames"));
+        req.options.max_relation_frames = v.uint(get(o, "maxRelationFrames"), p.member("maxRelationFrames"));
+        if (req.options.max_snippet_chars > lim.max_snippet_chars)
+            throw_limit("options.maxSnippetChars: " + std::to_string(req.options.max_snippet_chars) +
+                        " exceeds the limit of " + std::to_string(lim.max_snippet_chars));
+    }
+
+    {
+        const path p = root.member("nodes");
+        const auto& arr = v.array(get(top, "nodes"), p);
+        if (arr.size() > lim.max_nodes)
+            throw_limit("nodes: " + std::to_string(arr.size()) + " nodes exceed the limit of " +
+                        std::to_string(lim.max_nodes));
+        req.nodes.reserve(arr.size());
+        for (std::size_t i = 0; i < arr.size(); ++i) {
+            const path pn = p.at(i);
+            const auto& n = v.object(&arr[i], pn);
+            graph_node node;
+            node.id = v.text(get(n, "id"), pn.member("id"));
+            node.label = v.text(get(n, "label"), pn.member("label"));
+            const path pp = pn.member("properties");
+            const auto& pr = v.object(get(n, "properties"), pp);
+            auto& q = node.properties;
+            q.name = v.text(get(pr, "name"), pp.member("name"));
+            q.file_path = v.text(get(pr, "filePath"), pp.member("filePath"));
+            q.start_line = v.opt_uint(get(pr, "startLine"), pp.member("startLine"));
+            q.end_line = v.opt_uint(get(pr, "endLine"), pp.member("endLine"));
+            q.language = v.opt_text(get(pr, "language"), pp.member("language"));
+            q.is_exported = v.opt_boolean(get(pr, "isExported"), pp.member("isExported"));
+            q.heuristic_label = v.opt_text(get(pr, "heuristicLabel"), pp.member("heuristicLabel"));
+            q.cohesion = v.opt_number(get(pr, "cohesion"), pp.member("cohesion"));
+            q.symbol_count = v.opt_uint(get(pr, "symbolCount"), pp.member("symbolCount"));
+            q.keywords = v.opt_strings(get(pr, "keywords"), pp.member("keywords"));
+            q.description = v.opt_text(get(pr, "description"), pp.member("description"));
+            q.enriched_by = v.opt_text(get(pr, "enrichedBy"), pp.member("enrichedBy"));
+            q.process_type = v.opt_text(get(pr, "processType"), pp.member("processType"));
+            q.step_count = v.opt_uint(get(pr, "stepCount"), pp.member("stepCount"));
+            q.communities = v.opt_strings(get(pr, "communities"), pp.member("communities"));
+            q.entry_point_id = v.opt_text(get(pr, "entryPointId"), pp.member("entryPointId"));
+            q.terminal_id = v.opt_text(get(pr, "terminalId"), pp.member("terminalId"));
+            q.entry_point_score = v.opt_number(get(pr, "entryPointScore"), pp.member("entryPointScore"));
+            q.entry_point_reason = v.opt_text(get(pr, "entryPointReason"), pp.member("entryPointReason"));
+            req.nodes.push_back(std::move(node));
+        }
+    }
+
+    std::unordered_map<std::string_view, std::size_t> node_index;
+    node_index.reserve(req.nodes.size() * 2);
+    for (std::size_t i = 0; i < req.nodes.size(); ++i) {
+        auto [it, fresh] = node_index.emplace(req.nodes[i].id, i);
+        if (!fresh)
+            throw_invalid("nodes[" + std::to_string(i) + "].id: duplicate node id \"" + std::string(req.nodes[i].id) +
+                          "\" (first used by nodes[" + std::to_string(it->second) + "]); node ids must be unique");
+    }
+
+    {
+        const path p = root.member("relationships");
+        const auto& arr = v.array(get(top, "relationships"), p);
+        if (arr.size() > lim.max_relationships)
+            throw_limit("relationships: " + std::to_string(arr.size()) + " relationships exceed the limit of " +
+                        std::to_string(lim.max_relationships));
+        req.relationships.reserve(arr.size());
+        std::unordered_map<std::string_view, std::size_t> rel_index;
+        rel_index.reserve(arr.size() * 2);
+        for (std::size_t i = 0; i < arr.size(); ++i) {
+            const path pr = p.at(i);
+            const auto& r = v.object(&arr[i], pr);
+            graph_relationship rel;
+            rel.id = v.text(get(r, "id"), pr.member("id"));
+            rel.source_id = v.text(get(r, "sourceId"), pr.member("sourceId"));
+            rel.target_id = v.text(get(r, "targetId"), pr.member("targetId"));
+            rel.type = v.text(get(r, "type"), pr.member("type"));
+            rel.confidence = v.number(get(r, "confidence"), pr.member("confidence"));
+            rel.reason = v.text(get(r, "reason"), pr.member("reason"));
+            rel.step = v.opt_uint(get(r, "step"), pr.member("step"));
+            if (!node_index.count(rel.source_id))
+                fail(pr.member("sourceId"), "unknown node id \"" + std::string(rel.source_id) +
+                                                "\" (every relationship must connect nodes of this payload)");
+            if (!node_index.count(rel.target_id))
+                fail(pr.member("targetId"), "unknown node id \"" + std::string(rel.target_id) +
+                                                "\" (every relationship must connect nodes of this payload)");
+            auto [it, fresh] = rel_index.emplace(rel.id, i);
+            if (!fresh)
+                fail(pr.member("id"), "duplicate relationship id \"" + std::string(rel.id) + "\" (first used by relationships[" +
+                                          std::to_string(it->second) + "]); relationship ids must be unique");
+            req.relationships.push_back(rel);
+        }
+    }
+
+    {
+        const path p = root.member("fileContents");
+        const auto& fc = v.object(get(top, "fileContents"), p);
+        req.file_contents.reserve(fc.size());
+        req.file_index.reserve(fc.size() * 2);
+        for (const auto& kv : fc) {
+            const std::string_view key(kv.key().data(), kv.key().size());
+            const path pk = p.member(key);
+            if (!utf8::is_valid(key) || std::memchr(key.data(), 0, key.size()))
+                fail(p, "a file path key is not valid UTF-8 or contains NUL");
+            const std::string_view body = v.content(&kv.value(), pk, req.repaired_file_content_chars);
+            req.file_index[key] = req.file_contents.size();
+            req.file_contents.emplace_back(key, body);
+        }
+    }
+
+    const std::uint64_t frames = std::min<std::uint64_t>(req.options.max_node_frames, req.nodes.size()) +
+                                 std::min<std::uint64_t>(req.options.max_relation_frames, req.relationships.size()) + 5;
+    if (frames > lim.max_frames)
+        throw_limit("the export would hold " + std::to_string(frames) + " frames, more than the " +
+                    std::to_string(lim.max_frames) +
+                    " a memvid capsule can take; lower options.maxNodeFrames / options.maxRelationFrames");
+    return req;
+}
+
+struct request_parser::impl {
+    limits lim;
+    json::stream_parser parser;
+    std::uint64_t consumed = 0;
+    std::uint64_t line = 1;
+    std::uint64_t column = 1;
+
+    static json::parse_options options(const limits& l) {
+        json::parse_options o;
+        o.allow_invalid_utf8 = true;  // checked per field above, with the field's path
+        o.max_depth = l.max_depth;
+        return o;
+    }
+    explicit impl(limits l) : lim(l), parser(json::storage_ptr(), options(l)) {
+        parser.reset(json::make_shared_resource<json::monotonic_resource>());
+    }
+
+    void advance(const char* data, std::size_t n) {
+        consumed += n;
+        for (std::size_t i = 0; i < n; ++i) {
+            if (data[i] == '\n') { ++line; column = 1; }
+            else if ((static_cast<unsigned char>(data[i]) & 0xC0) != 0x80) ++column;
+        }
+    }
+    [[noreturn]] void syntax_error(std::string_view where, const boost::system::error_code& ec) {
+        throw_invalid(std::string(where) + ": invalid JSON at byte " + std::to_string(consumed) + " (line " +
+                      std::to_string(line) + ", column " + std::to_string(column) + "): " + ec.message());
+    }
+};
+
+request_parser::request_parser(limits lim) : impl_(std::make_unique<impl>(lim)) {}
+request_parser::~request_parser() = default;
+
+void request_parser::write(const char* data, std::size_t size, std::string_view where) {
+    if (impl_->consumed + size > impl_->lim.max_payload_bytes)
+        throw_limit(std::string(where) + ": payload exceeds the limit of " + std::to_string(impl_->lim.max_payload_bytes) +
+                    " bytes (raise --max-payload-bytes, or lower the export size in the client)");
+    boost::system::error_code ec;
+    const std::size_t n = impl_->parser.write_some(data, size, ec);
+    impl_->advance(data, n);
+    if (ec) impl_->syntax_error(where, ec);
+    if (n < size) {
+        // write_some stops after a complete value; anything but whitespace after it is an error.
+        for (std::size_t i = n; i < size; ++i) {
+            const char c = data[i];
+            if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+                impl_->advance(data + n, i - n);
+                throw_invalid(std::string(where) + ": unexpected data after the JSON document at byte " +
+                              std::to_string(impl_->consumed));
+            }
+        }
+        impl_->advance(data + n, size - n);
+    }
+}
+
+export_request request_parser::finish(std::string_view where) {
+    boost::system::error_code ec;
+    impl_->parser.finish(ec);
+    if (ec) {
+        if (impl_->consumed == 0) throw_invalid(std::string(where) + ": empty input (expected a JSON object)");
+        throw_invalid(std::string(where) + ": JSON ended early after " + std::to_string(impl_->consumed) +
+                      " bytes (line " + std::to_string(impl_->line) + "): the payload is truncated or incomplete (" +
+                      ec.message() + ")");
+    }
+    auto doc = std::make_shared<json::value>(impl_->parser.release());
+    auto req = build_request(std::move(doc), impl_->lim);
+    req.payload_bytes = impl_->consumed;
+    return req;
+}
+
+export_request parse_request(std::string_view text, std::string_view where, const limits& lim) {
+    request_parser p(lim);
+    p.write(text.data(), text.size(), where);
+    return p.finish(where);
+}
+
+}  // namespace mvx::contract

@@ -1,0 +1,33 @@
+// The embedding interface pack uses; engines (native CPU/CUDA, external
+// providers) implement it. Vectors come back in input order, one per text,
+// all of dimension(). Errors throw mvx::error.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mvx::embedding {
+
+// How memvid names the model that made the vectors (mv2.md section 12).
+struct identity {
+    std::string provider;   // memvid.embedding.provider, e.g. "fastembed", "openai"
+    std::string model;      // memvid.embedding.model, e.g. "BAAI/bge-small-en-v1.5"
+    std::size_t dimension = 0;
+    bool normalized = true;
+};
+
+class embedder {
+public:
+    virtual ~embedder() = default;
+    virtual identity id() const = 0;
+    // Appends texts.size() * id().dimension floats to out.
+    virtual void embed(std::span<const std::string> texts, std::vector<float>& out) = 0;
+    // Preferred number of texts per call.
+    virtual std::size_t batch_size() const { return 64; }
+};
+
+}  // namespace mvx::embedding
