@@ -222,7 +222,7 @@ void writer::add(const frame_input& f) {
     for (int k = 0; k < 9; ++k) e.none();
     if (m.opts.search_text) {
         e.some();
-        e.str(cli_search_text(f.text, f.title, f.uri, f.track, f.tags, f.labels, extra));
+        e.str(cli_search_text(f.search_body ? *f.search_body : f.text, f.title, f.search_uri ? f.uri : std::string_view(), f.track, f.tags, f.labels, extra));
     } else {
         e.none();
     }

@@ -34,6 +34,9 @@ struct writer_options {
 
 struct frame_input {
     std::string_view title, uri, track, text;
+    // Body of search_text when it should differ from text (default: text).
+    std::optional<std::string_view> search_body;
+    bool search_uri = true;  // put the "uri: ..." line into search_text
     std::optional<std::string_view> kind;
     std::vector<std::string> tags, labels;
     // extra_metadata; any order, keys must be unique.

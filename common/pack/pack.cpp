@@ -265,6 +265,10 @@ pack_result run(const pack_options& opts) {
             in.uri = doc.uri;
             in.track = doc.track;
             in.text = doc.text;
+            if (!doc.search_body.empty()) in.search_body = doc.search_body;
+            // A relation's URI is built from both node ids; in search_text it would
+            // repeat the node names and outrank the nodes themselves.
+            in.search_uri = doc.kind != transform::frame_kind::relation;
             in.timestamp = created_at;
             in.labels.push_back(doc.label);
             in.tags.reserve(doc.tags.size());

@@ -20,6 +20,54 @@ std::string opt_strings(const std::optional<std::vector<std::string_view>>& v) {
     return v ? json_out::array_of_strings(*v) : json_out::null();
 }
 
+// Appends "\nkey: value" for a set field.
+void field(std::string& out, std::string_view key, const std::optional<std::string_view>& v) {
+    if (!v || v->empty()) return;
+    out += '\n';
+    out += key;
+    out += ": ";
+    out += *v;
+}
+void field(std::string& out, std::string_view key, const std::optional<std::string>& v) {
+    if (v) field(out, key, std::optional<std::string_view>(*v));
+}
+std::optional<std::string> num(const std::optional<std::uint64_t>& v) {
+    return v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt;
+}
+std::optional<std::string> num(const std::optional<double>& v) {
+    return v ? std::optional<std::string>(json_out::f64(*v)) : std::nullopt;
+}
+std::optional<std::string> joined(const std::optional<std::vector<std::string_view>>& v) {
+    if (!v || v->empty()) return std::nullopt;
+    std::string s;
+    for (std::size_t i = 0; i < v->size(); ++i) {
+        if (i) s += ' ';
+        s += (*v)[i];
+    }
+    return s;
+}
+
+// "applyAclToSearch_hits" -> "apply acl to search hits": the words of an
+// identifier, so word queries find camelCase and snake_case names.
+std::string symbol_words(std::string_view name) {
+    std::string out;
+    char prev = 0;
+    for (char c : name) {
+        const bool alnum = std::isalnum(static_cast<unsigned char>(c)) != 0;
+        const bool upper = std::isupper(static_cast<unsigned char>(c)) != 0;
+        if (!alnum) {
+            if (!out.empty() && out.back() != ' ') out += ' ';
+        } else {
+            if (upper && prev && std::islower(static_cast<unsigned char>(prev)) && !out.empty() && out.back() != ' ')
+                out += ' ';
+            out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        }
+        prev = c;
+    }
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    return out;
+}
+
 std::string node_track(std::string_view label) {
     if (label == "Community") return "communities";
     if (label == "Process") return "processes";
@@ -120,6 +168,26 @@ frame_document frame_builder::node_frame(std::size_t i) {
     d.text += p.file_path;
     d.text += "\n\nsnippet:\n";
     d.text += snip.text;
+    d.search_body.assign(d.text);
+    field(d.search_body, "name", std::optional<std::string_view>(p.name));
+    field(d.search_body, "symbol", std::optional<std::string>(symbol_words(p.name)));
+    field(d.search_body, "startLine", num(p.start_line));
+    field(d.search_body, "endLine", num(p.end_line));
+    field(d.search_body, "language", p.language);
+    field(d.search_body, "isExported", p.is_exported ? std::optional<std::string>(*p.is_exported ? "true" : "false") : std::nullopt);
+    field(d.search_body, "heuristicLabel", p.heuristic_label);
+    field(d.search_body, "cohesion", num(p.cohesion));
+    field(d.search_body, "symbolCount", num(p.symbol_count));
+    field(d.search_body, "keywords", joined(p.keywords));
+    field(d.search_body, "description", p.description);
+    field(d.search_body, "enrichedBy", p.enriched_by);
+    field(d.search_body, "processType", p.process_type);
+    field(d.search_body, "stepCount", num(p.step_count));
+    field(d.search_body, "communities", joined(p.communities));
+    field(d.search_body, "entryPointId", p.entry_point_id);
+    field(d.search_body, "terminalId", p.terminal_id);
+    field(d.search_body, "entryPointScore", num(p.entry_point_score));
+    field(d.search_body, "entryPointReason", p.entry_point_reason);
     d.text += "\n\nmetadata=";
     d.text += d.metadata_json;
     add_tags(d, "nodeLabel", std::string(node.label));
@@ -168,6 +236,7 @@ frame_document frame_builder::relation_frame(std::size_t i) {
     d.text += "\nreason=";
     d.text += rel.reason;
     if (rel.step) d.text += " step=" + std::to_string(*rel.step);
+    d.search_body.assign(d.text);
     d.text += "\n\nmetadata=";
     d.text += d.metadata_json;
     add_tags(d, "relationType", std::string(rel.type));

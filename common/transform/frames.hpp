@@ -21,6 +21,10 @@ struct frame_document {
     std::size_t source_index = 0;   // index into nodes / relationships
     std::string title, label, text, uri, track;
     std::string metadata_json;      // the `metadata=` JSON at the end of text
+    // The body memvid's search_text is built from: the text before its
+    // metadata JSON, then one "key: value" line per metadata field that is set
+    // and not already on the lines above. Empty: use text as is.
+    std::string search_body;
     // memvid tags as (key, value), in the original's order: track, label,
     // semantic, source, nodeLabel|relationType|kind, sessionId.
     std::vector<std::pair<std::string, std::string>> tags;

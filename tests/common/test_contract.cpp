@@ -1,0 +1,130 @@
+#include "common/contract/export_request.hpp"
+#include "common/core/error.hpp"
+#include "test_helpers.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace mvx;
+using Catch::Matchers::Contains;
+namespace json = boost::json;
+
+namespace {
+std::string error_of(const std::string& text, const contract::limits& lim = {}) {
+    try {
+        contract::parse_request(text, "payload.json", lim);
+    } catch (const mvx::error& e) {
+        return e.what();
+    }
+    return "<no error>";
+}
+std::string error_of_value(const json::value& v) { return error_of(test::to_text(v)); }
+}  // namespace
+
+TEST_CASE("a valid payload parses into the contract types", "[contract]") {
+    auto req = contract::parse_request(test::to_text(test::sample_payload()));
+    REQUIRE(req.nodes.size() == 3);
+    CHECK(req.nodes[1].properties.start_line == 1u);
+    CHECK(req.nodes[1].properties.is_exported == true);
+    CHECK(req.nodes[2].properties.cohesion == 0.5);
+    REQUIRE(req.relationships.size() == 2);
+    CHECK(req.relationships[1].step == 2u);
+    CHECK(req.relationships[0].confidence == 1.0);
+    CHECK(req.source.url == std::nullopt);
+    REQUIRE(req.file_content("a.rs") != nullptr);
+    CHECK(req.options.max_snippet_chars == 1400);
+}
+
+TEST_CASE("unknown fields are ignored", "[contract]") {
+    auto v = test::sample_payload();
+    v.as_object()["extra"] = "x";
+    v.at("nodes").at(0).at("properties").as_object()["whatever"] = json::array{1, 2};
+    CHECK_NOTHROW(contract::parse_request(test::to_text(v)));
+}
+
+TEST_CASE("type errors name the JSON path", "[contract]") {
+    auto v = test::sample_payload();
+    v.at("nodes").at(1).at("properties").as_object()["filePath"] = 7;
+    CHECK(error_of_value(v) == "nodes[1].properties.filePath: expected string, got number");
+
+    v = test::sample_payload();
+    v.at("nodes").at(2).at("properties").as_object().erase("name");
+    CHECK(error_of_value(v) == "nodes[2].properties.name: expected string, got nothing (missing field)");
+
+    v = test::sample_payload();
+    v.at("relationships").at(1).as_object()["confidence"] = "high";
+    CHECK(error_of_value(v) == "relationships[1].confidence: expected number, got string");
+
+    v = test::sample_payload();
+    v.at("nodes").at(1).at("properties").as_object()["startLine"] = -4;
+    CHECK(error_of_value(v) == "nodes[1].properties.startLine: expected non-negative integer, got -4");
+
+    v = test::sample_payload();
+    v.at("options").as_object()["semanticEnabled"] = "yes";
+    CHECK(error_of_value(v) == "options.semanticEnabled: expected boolean, got string");
+
+    CHECK(error_of("[]") == "payload: expected object, got array");
+}
+
+TEST_CASE("malformed JSON reports where", "[contract]") {
+    const auto text = test::to_text(test::sample_payload());
+    CHECK_THAT(error_of(text.substr(0, text.size() / 2)), Contains("JSON ended early") && Contains("truncated"));
+    CHECK_THAT(error_of(""), Contains("empty input"));
+    std::string with_nul = text;
+    with_nul.insert(with_nul.find("\"demo\""), 1, '\0');
+    CHECK_THAT(error_of(with_nul), Contains("invalid JSON at byte") && Contains("line 1"));
+    CHECK_THAT(error_of(text + " {}"), Contains("unexpected data after the JSON document"));
+}
+
+TEST_CASE("NUL and invalid UTF-8 never reach a frame", "[contract]") {
+    auto v = test::sample_payload();
+    v.at("nodes").at(1).as_object()["id"] = std::string("a\0b", 3);
+    CHECK(error_of_value(v) == "nodes[1].id: string contains a NUL character (U+0000), which is not allowed here");
+
+    // Invalid UTF-8 in a name: rejected with its path.
+    std::string text = test::to_text(test::sample_payload());
+    std::string bad = text;
+    bad.replace(bad.find("\"main\""), 6, "\"ma\xFFin\"");
+    CHECK_THAT(error_of(bad), Contains("properties.name: invalid UTF-8"));
+
+    // Invalid UTF-8 and NUL in file contents: repaired (U+FFFD) and counted.
+    std::string content = text;
+    content.replace(content.find("// header"), 9, "// he\xC3\x28" "der\\u0000");
+    auto req = contract::parse_request(content);
+    const std::string_view body = *req.file_content("a.rs");
+    CHECK(req.repaired_file_content_chars == 2);
+    CHECK(body.find("\xEF\xBF\xBD") != std::string_view::npos);
+    CHECK(body.find('\0') == std::string_view::npos);
+}
+
+TEST_CASE("graph integrity errors", "[contract]") {
+    auto v = test::sample_payload();
+    v.at("nodes").at(2).as_object()["id"] = "File:a.rs";
+    CHECK_THAT(error_of_value(v), Contains("nodes[2].id: duplicate node id \"File:a.rs\" (first used by nodes[0])"));
+
+    v = test::sample_payload();
+    v.at("relationships").at(0).as_object()["targetId"] = "nope";
+    CHECK_THAT(error_of_value(v), Contains("relationships[0].targetId: unknown node id \"nope\""));
+
+    v = test::sample_payload();
+    v.at("relationships").at(1).as_object()["id"] = "r1";
+    CHECK_THAT(error_of_value(v), Contains("relationships[1].id: duplicate relationship id \"r1\""));
+}
+
+TEST_CASE("limits give clear errors", "[contract]") {
+    const auto text = test::to_text(test::sample_payload());
+    contract::limits lim;
+    lim.max_nodes = 2;
+    CHECK_THAT(error_of(text, lim), Contains("nodes: 3 nodes exceed the limit of 2"));
+    lim = {};
+    lim.max_payload_bytes = 100;
+    CHECK_THAT(error_of(text, lim), Contains("payload exceeds the limit of 100 bytes"));
+    lim = {};
+    lim.max_frames = 9;
+    CHECK_THAT(error_of(text, lim), Contains("10 frames") && Contains("maxNodeFrames"));
+    lim = {};
+    lim.max_string_bytes = 3;
+    CHECK_THAT(error_of(text, lim), Contains("projectName: string of 4 bytes exceeds the limit of 3 bytes"));
+    lim = {};
+    lim.max_depth = 3;
+    CHECK_THAT(error_of(text, lim), Contains("invalid JSON"));
+}
