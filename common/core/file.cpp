@@ -2,6 +2,7 @@
 
 #include "common/core/error.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -38,7 +39,6 @@ output_file::output_file(std::filesystem::path target) : target_(std::move(targe
     if (fd_ < 0) throw_errno("cannot create a file in", dir, errno);
     temp_ = tmpl;
     ::fchmod(fd_, 0644);
-    buf_.reserve(kBuffer);
 }
 
 output_file::~output_file() {
@@ -94,10 +94,10 @@ void output_file::pwrite_at(std::uint64_t offset, const void* data, std::size_t 
 void output_file::append_from(int src, std::uint64_t size, void (*observe)(void*, const char*, std::size_t),
                               void* ctx) {
     flush();
-    std::string chunk(kBuffer, '\0');
+    std::string chunk(static_cast<std::size_t>(std::min<std::uint64_t>(kBuffer, size)), '\0');
     std::uint64_t off = 0;
     while (off < size) {
-        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kBuffer, size - off));
+        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), size - off));
         const ssize_t r = ::pread(src, chunk.data(), want, static_cast<off_t>(off));
         if (r < 0) {
             if (errno == EINTR) continue;
@@ -111,16 +111,16 @@ void output_file::append_from(int src, std::uint64_t size, void (*observe)(void*
     }
 }
 
-void output_file::commit() {
+void output_file::commit(bool durable) {
     flush();
-    if (::fsync(fd_) != 0) throw_errno("cannot sync", target_, errno);
+    if (durable && ::fsync(fd_) != 0) throw_errno("cannot sync", target_, errno);
     if (::close(fd_) != 0) { fd_ = -1; throw_errno("cannot close", target_, errno); }
     fd_ = -1;
     if (::rename(temp_.c_str(), target_.c_str()) != 0) throw_errno("cannot rename into", target_, errno);
     committed_ = true;
     auto dir = target_.parent_path();
     if (dir.empty()) dir = ".";
-    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const int dfd = durable ? ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
     if (dfd >= 0) {
         ::fsync(dfd);
         ::close(dfd);
@@ -135,7 +135,6 @@ spill_file::spill_file(const std::filesystem::path& dir) : dir_(dir.empty() ? ".
         if (fd_ < 0) throw_errno("cannot create a scratch file in", dir_, errno);
         ::unlink(tmpl.c_str());
     }
-    buf_.reserve(kBuffer);
 }
 
 spill_file::~spill_file() {

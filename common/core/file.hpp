@@ -25,7 +25,7 @@ public:
     std::uint64_t position() const { return pos_; }
     // Appends the whole content of another descriptor (from its offset 0).
     void append_from(int fd, std::uint64_t size, void (*observe)(void*, const char*, std::size_t), void* ctx);
-    void commit();        // flush, fsync, rename, fsync folder
+    void commit(bool durable = true);  // flush, fsync, rename, fsync folder
     const std::filesystem::path& target() const { return target_; }
     const std::filesystem::path& temp_path() const { return temp_; }
 

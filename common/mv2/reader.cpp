@@ -102,6 +102,21 @@ private:
     std::string what_;
 };
 
+// Index of the first non-zero byte in [p, p+n), or n.
+std::uint64_t first_nonzero(const unsigned char* p, std::uint64_t n) {
+    static const unsigned char zeros[4096] = {};
+    std::uint64_t off = 0;
+    while (off < n) {
+        const std::size_t chunk = static_cast<std::size_t>(std::min<std::uint64_t>(sizeof zeros, n - off));
+        if (std::memcmp(p + off, zeros, chunk) != 0) {
+            for (std::size_t i = 0; i < chunk; ++i)
+                if (p[off + i]) return off + i;
+        }
+        off += chunk;
+    }
+    return n;
+}
+
 struct blob_ref { std::uint64_t offset = 0, length = 0, count = 0; digest checksum{}; bool present = false; };
 
 }  // namespace
@@ -120,6 +135,7 @@ capsule_reader::capsule_reader(const std::filesystem::path& path) : path_(path) 
     ::close(fd);
     if (m == MAP_FAILED) throw_errno("cannot map", path, errno);
     data_ = static_cast<const unsigned char*>(m);
+    mapped_ = true;
     try {
         validate();
     } catch (...) {
@@ -129,8 +145,15 @@ capsule_reader::capsule_reader(const std::filesystem::path& path) : path_(path) 
     }
 }
 
+capsule_reader::capsule_reader(const unsigned char* data, std::size_t size, std::filesystem::path name)
+    : path_(std::move(name)), data_(data), size_(size) {
+    if (size_ < kHeaderSize + kFooterSize)
+        corrupt(path_, "file of " + std::to_string(size_) + " bytes is too small to be a capsule");
+    validate();
+}
+
 capsule_reader::~capsule_reader() {
-    if (data_) ::munmap(const_cast<unsigned char*>(data_), size_);
+    if (data_ && mapped_) ::munmap(const_cast<unsigned char*>(data_), size_);
 }
 
 void capsule_reader::validate() {
@@ -150,11 +173,11 @@ void capsule_reader::validate() {
     if (wal_offset != kHeaderSize) corrupt(path_, "wal_offset is " + std::to_string(wal_offset) + ", expected 4096");
     if (wal_size == 0 || wal_size > size_ - kHeaderSize) corrupt(path_, "wal_size out of range");
     if (wal_checkpoint != 0 || wal_sequence != 0) corrupt(path_, "WAL checkpoint/sequence not zero");
-    for (std::uint64_t i = 80; i < kHeaderSize; ++i)
-        if (data_[i]) corrupt(path_, "header byte " + std::to_string(i) + " is not zero (lock/reserved area)");
-    for (std::uint64_t i = 0; i < wal_size; ++i)
-        if (data_[kHeaderSize + i]) corrupt(path_, "WAL region is not all zero at offset " + hex(kHeaderSize + i) +
-                                                       " (pending records are not supported)");
+    if (const auto nz = first_nonzero(data_ + 80, kHeaderSize - 80); nz != kHeaderSize - 80)
+        corrupt(path_, "header byte " + std::to_string(80 + nz) + " is not zero (lock/reserved area)");
+    if (const auto nz = first_nonzero(data_ + kHeaderSize, wal_size); nz != wal_size)
+        corrupt(path_, "WAL region is not all zero at offset " + hex(kHeaderSize + nz) +
+                           " (pending records are not supported)");
     I.wal_size = wal_size;
     const std::uint64_t data_start = kHeaderSize + wal_size;
 

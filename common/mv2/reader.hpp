@@ -55,6 +55,8 @@ class capsule_reader {
 public:
     // Opens and validates the whole file (payload checksums included).
     explicit capsule_reader(const std::filesystem::path& path);
+    // Validates bytes already in memory (they must outlive the reader).
+    capsule_reader(const unsigned char* data, std::size_t size, std::filesystem::path name);
     ~capsule_reader();
     capsule_reader(const capsule_reader&) = delete;
     capsule_reader& operator=(const capsule_reader&) = delete;
@@ -70,6 +72,7 @@ private:
     std::filesystem::path path_;
     const unsigned char* data_ = nullptr;
     std::size_t size_ = 0;
+    bool mapped_ = false;
     capsule_info info_;
     std::vector<std::uint64_t> vec_offset_;  // per frame: file offset of its floats, or 0
 };

@@ -169,6 +169,28 @@ void writer::add(const frame_input& f) {
     if (f.tags.size() > kMaxTags || f.labels.size() > kMaxTags || f.extra_metadata.size() > kMaxExtra)
         throw_limit("frame " + std::string(f.uri) + ": too many tags, labels or metadata keys");
     const std::uint64_t id = m.frames;
+    // TOC strings must be UTF-8 (bincode String); a payload may hold any bytes,
+    // but what is derived from it for search is repaired first.
+    auto check_text = [&](std::string_view v, const char* what) {
+        if (!utf8::is_valid(v))
+            throw_argument("frame " + std::to_string(id) + ": " + what + " is not valid UTF-8");
+    };
+    check_text(f.title, "title");
+    check_text(f.uri, "uri");
+    check_text(f.track, "track");
+    if (f.kind) check_text(*f.kind, "kind");
+    for (const auto& t : f.tags) check_text(t, "a tag");
+    for (const auto& t : f.labels) check_text(t, "a label");
+    for (const auto& [k, v] : f.extra_metadata) { check_text(k, "a metadata key"); check_text(v, "a metadata value"); }
+    if (f.search_body) check_text(*f.search_body, "search body");
+    std::string repaired;
+    std::string_view text_utf8 = f.text;
+    if (!utf8::is_valid(f.text)) {
+        repaired = utf8::repair(f.text, false, nullptr);
+        text_utf8 = repaired;
+    }
+    const std::string_view search_src = f.search_body ? *f.search_body : text_utf8;
+    const std::string_view lex_src = text_utf8;
 
     // Payload.
     std::string_view stored = f.text;
@@ -222,7 +244,7 @@ void writer::add(const frame_input& f) {
     for (int k = 0; k < 9; ++k) e.none();
     if (m.opts.search_text) {
         e.some();
-        e.str(cli_search_text(f.search_body ? *f.search_body : f.text, f.title, f.search_uri ? f.uri : std::string_view(), f.track, f.tags, f.labels, extra));
+        e.str(cli_search_text(search_src, f.title, f.search_uri ? f.uri : std::string_view(), f.track, f.tags, f.labels, extra));
     } else {
         e.none();
     }
@@ -252,10 +274,10 @@ void writer::add(const frame_input& f) {
     if (m.opts.native_lex) {
         b.clear();
         e.u64(id);
-        const auto tokens = lex_tokens(f.text);
+        const auto tokens = lex_tokens(lex_src);
         e.strings(tokens);
         e.u64(0);                                    // tags: empty map
-        const auto sections = lex_sections(f.text);
+        const auto sections = lex_sections(lex_src);
         e.str("");
         e.str("");                                   // content / content_lower (sections carry the text)
         if (sections.empty()) {
@@ -431,7 +453,7 @@ writer_summary writer::commit() {
     }
     const std::uint64_t total = m.file.position();
     m.file.pwrite_at(0, header.data(), header.size());
-    m.file.commit();
+    m.file.commit(m.opts.durable);
 
     writer_summary s;
     s.path = m.file.target();

@@ -30,6 +30,7 @@ struct writer_options {
     bool search_text = true;      // the reader's augmented search_text per frame
     std::uint64_t wal_size = 65536;
     std::optional<std::string> vector_model;  // VecIndexManifest.model (None by default)
+    bool durable = true;          // fsync before the rename (off only for fuzzing)
 };
 
 struct frame_input {
