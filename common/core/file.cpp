@@ -111,16 +111,21 @@ void output_file::append_from(int src, std::uint64_t size, void (*observe)(void*
     }
 }
 
-void output_file::commit(bool durable) {
+void output_file::finish(bool durable) {
     flush();
+    durable_ = durable;
     if (durable && ::fsync(fd_) != 0) throw_errno("cannot sync", target_, errno);
-    if (::close(fd_) != 0) { fd_ = -1; throw_errno("cannot close", target_, errno); }
+    const int fd = fd_;
     fd_ = -1;
+    if (::close(fd) != 0) throw_errno("cannot close", target_, errno);
+}
+
+void output_file::publish() {
     if (::rename(temp_.c_str(), target_.c_str()) != 0) throw_errno("cannot rename into", target_, errno);
     committed_ = true;
     auto dir = target_.parent_path();
     if (dir.empty()) dir = ".";
-    const int dfd = durable ? ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    const int dfd = durable_ ? ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
     if (dfd >= 0) {
         ::fsync(dfd);
         ::close(dfd);

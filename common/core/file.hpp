@@ -25,7 +25,9 @@ public:
     std::uint64_t position() const { return pos_; }
     // Appends the whole content of another descriptor (from its offset 0).
     void append_from(int fd, std::uint64_t size, void (*observe)(void*, const char*, std::size_t), void* ctx);
-    void commit(bool durable = true);  // flush, fsync, rename, fsync folder
+    void commit(bool durable = true) { finish(durable); publish(); }
+    void finish(bool durable = true);  // flush, fsync, close: complete but not yet visible
+    void publish();                    // rename into place, fsync the folder
     const std::filesystem::path& target() const { return target_; }
     const std::filesystem::path& temp_path() const { return temp_; }
 
@@ -36,6 +38,7 @@ private:
     std::uint64_t pos_ = 0;
     std::string buf_;
     bool committed_ = false;
+    bool durable_ = true;
 };
 
 // An unnamed scratch file (deleted on close) in `dir`, with buffered appends.

@@ -9,7 +9,9 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <unordered_set>
 
 namespace mvx::mv2 {
 namespace {
@@ -24,10 +26,15 @@ std::string_view strip(std::string_view s) {
     return s;
 }
 
-bool lex_char(char32_t c) {
-    if (c < 0x80) return std::isalnum(static_cast<int>(c)) || c == '&' || c == '@' || c == '+' || c == '/' || c == '_';
-    return true;  // non-ASCII: treated as alphanumeric (see lex_tokens)
-}
+// ASCII classes by table (no locale): bit 1 = alphanumeric, bit 2 = token joiner.
+constexpr auto kAsciiClass = [] {
+    std::array<std::uint8_t, 128> t{};
+    for (int c = '0'; c <= '9'; ++c) t[c] = 1;
+    for (int c = 'a'; c <= 'z'; ++c) t[c] = 1;
+    for (int c = 'A'; c <= 'Z'; ++c) t[c] = 1;
+    for (char c : {'&', '@', '+', '/', '_'}) t[static_cast<unsigned char>(c)] = 2;
+    return t;
+}();
 
 }  // namespace
 
@@ -65,29 +72,33 @@ std::string cli_search_text(std::string_view text, std::string_view title, std::
 // they hold an alphanumeric. ASCII classes are exact; every non-ASCII scalar
 // counts as alphanumeric and is kept as is (memvid uses Unicode classes; this
 // only affects the fallback index, which Tantivy precedes).
-std::vector<std::string> lex_tokens(std::string_view s) {
+std::vector<std::string> lex_tokens(std::string_view s, bool unique) {
     std::vector<std::string> out;
+    std::unordered_set<std::string> seen;
     std::string cur;
     bool has_alnum = false;
     auto flush = [&] {
-        if (!cur.empty() && has_alnum) out.push_back(cur);
+        if (!cur.empty() && has_alnum && (!unique || seen.insert(cur).second)) out.push_back(cur);
         cur.clear();
         has_alnum = false;
     };
     std::size_t i = 0;
     while (i < s.size()) {
-        const std::size_t start = i;
-        const char32_t c = utf8::decode(s, i);
-        if (lex_char(c)) {
-            if (c < 0x80) {
-                cur += static_cast<char>(std::tolower(static_cast<int>(c)));
-                if (std::isalnum(static_cast<int>(c))) has_alnum = true;
+        const unsigned char b = static_cast<unsigned char>(s[i]);
+        if (b < 0x80) {
+            const std::uint8_t cls = kAsciiClass[b];
+            if (cls) {
+                cur += static_cast<char>(b >= 'A' && b <= 'Z' ? b + 32 : b);
+                has_alnum |= cls == 1;
             } else {
-                cur.append(s.data() + start, i - start);
-                has_alnum = true;
+                flush();
             }
+            ++i;
         } else {
-            flush();
+            const std::size_t start = i;
+            utf8::decode(s, i);
+            cur.append(s.data() + start, i - start);
+            has_alnum = true;
         }
     }
     flush();
@@ -158,6 +169,7 @@ writer::writer(std::filesystem::path final_path, writer_options opts) {
 }
 writer::~writer() = default;
 std::uint64_t writer::frames() const { return impl_->frames; }
+void writer::publish() { impl_->file.publish(); }
 
 void writer::add(const frame_input& f) {
     auto& m = *impl_;
@@ -274,7 +286,7 @@ void writer::add(const frame_input& f) {
     if (m.opts.native_lex) {
         b.clear();
         e.u64(id);
-        const auto tokens = lex_tokens(lex_src);
+        const auto tokens = lex_tokens(lex_src, m.opts.lex_unique_tokens);
         e.strings(tokens);
         e.u64(0);                                    // tags: empty map
         const auto sections = lex_sections(lex_src);
@@ -302,7 +314,7 @@ void writer::add(const frame_input& f) {
     ++m.frames;
 }
 
-writer_summary writer::commit() {
+writer_summary writer::finish() {
     auto& m = *impl_;
     m.toc_frames.flush();
     m.vec_docs.flush();
@@ -343,10 +355,17 @@ writer_summary writer::commit() {
         bincode::encoder(count).u64(m.vectors);
         vec_blob = copy_blob(count, &m.vec_docs);
     }
+    // The native lexical index is only memvid's fallback (Tantivy is rebuilt from
+    // search_text at open): past the reader's 512 MiB blob limit it is left out.
+    // Past the 512 MiB blob limit an empty index (8 bytes) still keeps the
+    // fallback path answering "no hits" instead of an error.
+    const bool lex_fits = 8 + m.lex_docs.size() <= kMaxIndexBlob;
+    std::uint64_t lex_count = 0;
     if (m.opts.native_lex) {
         count.clear();
-        bincode::encoder(count).u64(m.frames);
-        lex_blob = copy_blob(count, &m.lex_docs);
+        lex_count = lex_fits ? m.frames : 0;
+        bincode::encoder(count).u64(lex_count);
+        lex_blob = copy_blob(count, lex_fits ? &m.lex_docs : nullptr);
     }
 
     // TOC: prefix | frames (spilled) | suffix (ends with the 32-byte checksum).
@@ -364,7 +383,7 @@ writer_summary writer::commit() {
         // IndexManifests
         if (lex_blob) {
             e.some();
-            e.u64(m.frames); e.u64(0); e.u64(lex_blob->offset); e.u64(lex_blob->length); e.bytes32(lex_blob->checksum);
+            e.u64(lex_count); e.u64(0); e.u64(lex_blob->offset); e.u64(lex_blob->length); e.bytes32(lex_blob->checksum);
         } else {
             e.none();
         }
@@ -422,7 +441,10 @@ writer_summary writer::commit() {
     final_hash.update(toc_checksum.data(), toc_checksum.size());
     m.file.write(toc_checksum.data(), toc_checksum.size());
     const std::uint64_t toc_len = m.file.position() - toc_offset;
-    if (toc_len + kFooterSize > kMaxIndexBlob) throw_limit("the TOC exceeds memvid's 512 MiB limit; export fewer frames");
+    if (toc_len + kFooterSize > kMaxIndexBlob)
+        throw_limit("the capsule's table of contents would be " + std::to_string(toc_len >> 20) +
+                    " MiB, over memvid's 512 MiB limit: export fewer frames (options.maxNodeFrames / "
+                    "maxRelationFrames) or shorter snippets (options.maxSnippetChars)");
     const digest toc_hash = final_hash.finish();
 
     std::string footer;
@@ -453,7 +475,7 @@ writer_summary writer::commit() {
     }
     const std::uint64_t total = m.file.position();
     m.file.pwrite_at(0, header.data(), header.size());
-    m.file.commit(m.opts.durable);
+    m.file.finish(m.opts.durable);
 
     writer_summary s;
     s.path = m.file.target();
@@ -463,6 +485,7 @@ writer_summary writer::commit() {
     s.bytes = total;
     s.payload_bytes = m.payload_bytes;
     s.toc_bytes = toc_len;
+    s.native_lex_stub = m.opts.native_lex && !lex_fits;
     return s;
 }
 

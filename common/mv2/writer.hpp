@@ -27,6 +27,9 @@ struct writer_options {
     bool zstd_payloads = false;   // canonical_encoding 1 (a zstd frame per payload)
     int zstd_level = 3;
     bool native_lex = true;       // native lexical fallback index over the payload text
+    // LexDocument.tokens: every token (memvid's own builder) or each distinct
+    // token once (memvid's reader matches on sections only; a third the size).
+    bool lex_unique_tokens = false;
     bool search_text = true;      // the reader's augmented search_text per frame
     std::uint64_t wal_size = 65536;
     std::optional<std::string> vector_model;  // VecIndexManifest.model (None by default)
@@ -50,6 +53,7 @@ struct writer_summary {
     std::filesystem::path path;
     std::uint64_t frames = 0, vectors = 0, dimension = 0, bytes = 0;
     std::uint64_t payload_bytes = 0, toc_bytes = 0;
+    bool native_lex_stub = false;  // over memvid's 512 MiB blob limit: an empty index instead
 };
 
 class writer {
@@ -60,7 +64,15 @@ public:
     writer& operator=(const writer&) = delete;
 
     void add(const frame_input& frame);
-    writer_summary commit();
+    // finish() writes indexes, TOC, footer and header and syncs the temporary
+    // file; publish() renames it into place. commit() does both.
+    writer_summary finish();
+    void publish();
+    writer_summary commit() {
+        auto s = finish();
+        publish();
+        return s;
+    }
     std::uint64_t frames() const;
 
 private:
@@ -75,7 +87,7 @@ std::string cli_search_text(std::string_view text, std::string_view title, std::
                             const std::vector<std::pair<std::string, std::string>>& sorted_extra);
 
 // Native lexical index helpers (mv2.md section 8); exposed for tests.
-std::vector<std::string> lex_tokens(std::string_view text);
+std::vector<std::string> lex_tokens(std::string_view text, bool unique = false);
 std::vector<std::pair<std::uint64_t, std::string_view>> lex_sections(std::string_view content);
 
 }  // namespace mvx::mv2

@@ -11,6 +11,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
 #include <chrono>
 #include <cstring>
 #include <ctime>
@@ -43,6 +48,52 @@ void check_base_name(std::string_view b) {
                       "\" cannot name a file (it must be 1-200 characters without '/', '\\' or control characters, "
                       "and not '.' or '..')");
 }
+
+// Bounded single-producer single-consumer queue of frame documents.
+class doc_queue {
+public:
+    explicit doc_queue(std::size_t cap) : cap_(cap) {}
+    void push(transform::frame_document&& d) {
+        std::unique_lock lk(m_);
+        not_full_.wait(lk, [&] { return q_.size() < cap_ || closed_; });
+        if (closed_) return;
+        q_.push_back(std::move(d));
+        not_empty_.notify_one();
+    }
+    bool pop(transform::frame_document& d) {
+        std::unique_lock lk(m_);
+        not_empty_.wait(lk, [&] { return !q_.empty() || closed_; });
+        if (q_.empty()) return false;
+        d = std::move(q_.front());
+        q_.pop_front();
+        not_full_.notify_one();
+        return true;
+    }
+    void finish() {  // no more documents; those queued are still delivered
+        std::lock_guard lk(m_);
+        complete_ = true;
+        closed_ = true;
+        not_empty_.notify_all();
+        not_full_.notify_all();
+    }
+    bool complete() {
+        std::lock_guard lk(m_);
+        return complete_;
+    }
+    void close() {  // abandon: the consumer stops without committing
+        std::lock_guard lk(m_);
+        closed_ = true;
+        not_empty_.notify_all();
+        not_full_.notify_all();
+    }
+
+private:
+    std::size_t cap_;
+    std::deque<transform::frame_document> q_;
+    std::mutex m_;
+    std::condition_variable not_empty_, not_full_;
+    bool closed_ = false, complete_ = false;
+};
 
 struct timer {
     double& acc;
@@ -240,11 +291,47 @@ pack_result run(const pack_options& opts) {
     }
 
     mv2::writer writer(capsule_path, opts.writer);
+    // The sidecar is filled on a second thread while this one builds frames and
+    // writes the capsule; documents pass through a bounded queue.
     std::optional<sidecar::builder> side;
+    doc_queue queue(512);
+    std::exception_ptr side_error;
+    double side_busy_ms = 0;
+    std::thread side_thread;
+    std::optional<sidecar::sidecar_summary> side_summary;
     if (opts.sidecar) {
-        timer tm{res.sidecar_ms};
         side.emplace(capsule_path, req, rfc3339_utc(created_at, false));
+        side_thread = std::thread([&] {
+            transform::frame_document d;
+            while (queue.pop(d)) {
+                if (side_error) continue;  // drain so the producer never blocks
+                try {
+                    const auto t0 = clock_type::now();
+                    side->add(d);
+                    side_busy_ms += ms_since(t0);
+                } catch (...) {
+                    side_error = std::current_exception();
+                }
+            }
+            if (side_error || !queue.complete()) return;
+            try {
+                const auto t0 = clock_type::now();
+                side_summary = side->commit();  // renamed into place before the capsule is
+                side_busy_ms += ms_since(t0);
+            } catch (...) {
+                side_error = std::current_exception();
+            }
+        });
     }
+    struct joiner {
+        doc_queue& q;
+        std::thread& t;
+        ~joiner() {
+            q.close();
+            if (t.joinable()) t.join();
+        }
+    } join_on_exit{queue, side_thread};
+
     for (std::size_t i = 0; i < total; ++i) {
         transform::frame_document doc;
         {
@@ -284,33 +371,41 @@ pack_result run(const pack_options& opts) {
             }
             writer.add(in);
         }
-        if (side) {
-            timer tm{res.sidecar_ms};
-            side->add(doc);
-        }
+        if (side) queue.push(std::move(doc));
     }
-    std::filesystem::path sidecar_committed;
-    if (side) {
-        timer tm{res.sidecar_ms};
-        const auto s = side->commit();
-        sidecar_committed = s.path;
-        res.sidecar_path = s.path;
-        res.sidecar_nodes = s.nodes;
-        res.sidecar_edges = s.edges;
+    queue.finish();  // every frame is queued: the sidecar thread may commit
+    mv2::writer_summary summary;
+    try {
+        timer tm{res.write_ms};
+        summary = writer.finish();  // runs while the sidecar commits
+    } catch (...) {
+        if (side_thread.joinable()) side_thread.join();
+        if (side_summary) ::unlink(side_summary->path.c_str());  // no sidecar without its capsule
+        throw;
+    }
+    if (side_thread.joinable()) side_thread.join();
+    if (side_error) std::rethrow_exception(side_error);
+    res.sidecar_ms = side_busy_ms;
+    if (side_summary) {
+        res.sidecar_path = side_summary->path;
+        res.sidecar_nodes = side_summary->nodes;
+        res.sidecar_edges = side_summary->edges;
     } else {
         res.sidecar_status = "skipped";
         res.sidecar_reason = "disabled by --no-sidecar";
     }
     try {
         timer tm{res.write_ms};
-        const auto summary = writer.commit();
-        res.size_bytes = summary.bytes;
-        res.frames = summary.frames;
-        res.vectors = summary.vectors;
+        writer.publish();
     } catch (...) {
-        if (!sidecar_committed.empty()) ::unlink(sidecar_committed.c_str());
+        if (side_summary) ::unlink(side_summary->path.c_str());
         throw;
     }
+    res.size_bytes = summary.bytes;
+    res.frames = summary.frames;
+    res.vectors = summary.vectors;
+    if (!opts.writer.native_lex) res.native_lex = "disabled";
+    else if (summary.native_lex_stub) res.native_lex = "empty: the full index would exceed memvid's 512 MiB blob limit";
     res.artifact_path = std::filesystem::absolute(capsule_path);
     if (!res.sidecar_path.empty()) res.sidecar_path = std::filesystem::absolute(res.sidecar_path);
     return res;
@@ -356,7 +451,8 @@ std::string pack_result::to_json() const {
         .raw("timings", timings.str())
         .raw("snippets", snippets.str())
         .raw("repairedFileContentChars", json_out::u64(repaired_chars))
-        .raw("payloadBytes", json_out::u64(payload_bytes));
+        .raw("payloadBytes", json_out::u64(payload_bytes))
+        .str("nativeLexicalIndex", native_lex);
     return o.str();
 }
 

@@ -13,6 +13,12 @@
 
 namespace mvx::pack {
 
+inline mv2::writer_options default_writer_options() {
+    mv2::writer_options o;
+    o.lex_unique_tokens = true;
+    return o;
+}
+
 struct pack_options {
     std::string payload_ref;      // path or file:// URL (.json or .json.zst)
     std::string output_prefix;    // folder path or file:// URL
@@ -24,7 +30,7 @@ struct pack_options {
     // When set, payload_ref and output_prefix must resolve inside it.
     std::optional<std::filesystem::path> confine_root;
     contract::limits limits;
-    mv2::writer_options writer;
+    mv2::writer_options writer = default_writer_options();
     embedding::embedder* embedder = nullptr;  // required when options.semanticEnabled
     bool sidecar = true;
 };
@@ -37,6 +43,7 @@ struct pack_result {
     std::string sidecar_status = "ready", sidecar_reason;
     std::size_t snippets_exact = 0, snippets_partial = 0, snippets_absent = 0;
     bool compact_contents = false;
+    std::string native_lex = "written";  // or "disabled", or why it was left out
     std::size_t repaired_chars = 0;
     std::uint64_t payload_bytes = 0;
     double parse_ms = 0, transform_ms = 0, embed_ms = 0, write_ms = 0, sidecar_ms = 0;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <map>
 #include <set>
 #include <tuple>
@@ -139,6 +140,7 @@ struct builder::impl {
         std::string tmpl = (dir / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
         const int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
         if (fd < 0) throw_errno("cannot create a file in", dir, errno);
+        ::fchmod(fd, 0644);
         ::close(fd);
         temp = tmpl;
         if (sqlite3_open_v2(temp.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {

@@ -205,6 +205,8 @@ TEST_CASE("search_text uses the reader's augmented layout", "[mv2]") {
 TEST_CASE("native lexical tokens and sections follow memvid's rules", "[mv2]") {
     CHECK(mv2::lex_tokens("Hello, Rust-lang!") == std::vector<std::string>{"hello", "rust", "lang"});
     CHECK(mv2::lex_tokens("N&M EXPRESS LLC @ 2024") == std::vector<std::string>{"n&m", "express", "llc", "2024"});
+    CHECK(mv2::lex_tokens("a B a b_c ÄÖ a", true) == std::vector<std::string>{"a", "b", "b_c", "ÄÖ"});
+    CHECK(mv2::lex_tokens("x++ @@ __ 9", false) == std::vector<std::string>{"x++", "9"});
     std::string longtext;
     for (int i = 0; i < 200; ++i) longtext += "Sentence number " + std::to_string(i) + " ends here. ";
     const auto secs = mv2::lex_sections(longtext);
