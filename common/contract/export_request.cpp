@@ -292,9 +292,74 @@ export_request build_request(std::shared_ptr<json::value> doc, const limits& lim
     return req;
 }
 
+// Rewrites unpaired UTF-16 surrogate escapes (\uD83D without its low half,
+// or a lone \uDE00) inside JSON strings to \uFFFD, in place: the browser
+// client cuts file contents at a UTF-16 length and JSON.stringify writes the
+// orphaned half as an escape, which a strict parser refuses. Same length, so
+// byte offsets in later error messages stay true. Streams across chunks by
+// holding back an escape that may continue in the next one.
+class surrogate_fixer {
+public:
+    // Processes buf (carry from the last call first); returns how many bytes of
+    // buf are final; the rest must be passed again with the next chunk.
+    std::size_t run(std::string& buf, bool last) {
+        std::size_t i = 0;
+        const std::size_t n = buf.size();
+        while (i < n) {
+            const char c = buf[i];
+            if (!in_string_) {
+                if (c == '"') in_string_ = true;
+                ++i;
+                continue;
+            }
+            if (c == '"') { in_string_ = false; ++i; continue; }
+            if (c != '\\') { ++i; continue; }
+            if (i + 1 >= n) { if (last) return n; return i; }
+            if (buf[i + 1] != 'u') { i += 2; continue; }
+            if (i + 6 > n) { if (last) return n; return i; }
+            const int cu = hex4(buf, i + 2);
+            if (cu >= 0xD800 && cu <= 0xDBFF) {
+                if (i + 12 > n && !last) return i;
+                const bool paired = i + 12 <= n && buf[i + 6] == '\\' && buf[i + 7] == 'u' &&
+                                    hex4(buf, i + 8) >= 0xDC00 && hex4(buf, i + 8) <= 0xDFFF;
+                if (paired) { i += 12; continue; }
+                replace(buf, i);
+                i += 6;
+                continue;
+            }
+            if (cu >= 0xDC00 && cu <= 0xDFFF) replace(buf, i);
+            i += 6;
+        }
+        return n;
+    }
+    std::size_t replaced() const { return replaced_; }
+
+private:
+    static int hex4(const std::string& b, std::size_t at) {
+        int v = 0;
+        for (std::size_t k = at; k < at + 4; ++k) {
+            const char c = b[k];
+            v <<= 4;
+            if (c >= '0' && c <= '9') v |= c - '0';
+            else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
+            else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
+            else return -1;  // not hex: the parser reports it
+        }
+        return v;
+    }
+    void replace(std::string& b, std::size_t at) {
+        b.replace(at + 2, 4, "FFFD");
+        ++replaced_;
+    }
+    bool in_string_ = false;
+    std::size_t replaced_ = 0;
+};
+
 struct request_parser::impl {
     limits lim;
     json::stream_parser parser;
+    surrogate_fixer fixer;
+    std::string pending;  // bytes held back by the fixer
     std::uint64_t consumed = 0;
     std::uint64_t line = 1;
     std::uint64_t column = 1;
@@ -326,9 +391,18 @@ request_parser::request_parser(limits lim) : impl_(std::make_unique<impl>(lim)) 
 request_parser::~request_parser() = default;
 
 void request_parser::write(const char* data, std::size_t size, std::string_view where) {
-    if (impl_->consumed + size > impl_->lim.max_payload_bytes)
+    if (impl_->consumed + impl_->pending.size() + size > impl_->lim.max_payload_bytes)
         throw_limit(std::string(where) + ": payload exceeds the limit of " + std::to_string(impl_->lim.max_payload_bytes) +
                     " bytes (raise --max-payload-bytes, or lower the export size in the client)");
+    std::string& buf = impl_->pending;
+    buf.append(data, size);
+    const std::size_t ready = impl_->fixer.run(buf, false);
+    feed(buf.data(), ready, where);
+    buf.erase(0, ready);
+}
+
+void request_parser::feed(const char* data, std::size_t size, std::string_view where) {
+    if (size == 0) return;
     boost::system::error_code ec;
     const std::size_t n = impl_->parser.write_some(data, size, ec);
     impl_->advance(data, n);
@@ -348,6 +422,9 @@ void request_parser::write(const char* data, std::size_t size, std::string_view 
 }
 
 export_request request_parser::finish(std::string_view where) {
+    std::string& buf = impl_->pending;
+    feed(buf.data(), impl_->fixer.run(buf, true), where);
+    buf.clear();
     boost::system::error_code ec;
     impl_->parser.finish(ec);
     if (ec) {
@@ -359,6 +436,7 @@ export_request request_parser::finish(std::string_view where) {
     auto doc = std::make_shared<json::value>(impl_->parser.release());
     auto req = build_request(std::move(doc), impl_->lim);
     req.payload_bytes = impl_->consumed;
+    req.repaired_surrogates = impl_->fixer.replaced();
     return req;
 }
 

@@ -10,7 +10,8 @@
 // payload is rejected with the path. fileContents values are source text that
 // GitNexus may have read from binary files: invalid UTF-8 sequences and U+0000
 // are replaced with U+FFFD and counted (repairedFileContentChars), so no
-// invalid UTF-8 or NUL ever reaches a frame.
+// invalid UTF-8 or NUL ever reaches a frame. Unpaired UTF-16 surrogate
+// escapes (the browser cuts text at UTF-16 lengths) read as U+FFFD anywhere.
 #pragma once
 
 #include <boost/json/value.hpp>
@@ -89,6 +90,7 @@ struct export_request {
     std::unordered_map<std::string_view, std::size_t> file_index;
     export_options options;
     std::size_t repaired_file_content_chars = 0;
+    std::size_t repaired_surrogates = 0;  // unpaired \uD800-\uDFFF escapes read as U+FFFD
     std::uint64_t payload_bytes = 0;
 
     const std::string_view* file_content(std::string_view path) const {
@@ -114,6 +116,7 @@ public:
     export_request finish(std::string_view where);
 
 private:
+    void feed(const char* data, std::size_t size, std::string_view where);
     struct impl;
     std::unique_ptr<impl> impl_;
 };

@@ -245,6 +245,7 @@ pack_result run(const pack_options& opts) {
     res.parse_ms = ms_since(t);
     res.payload_bytes = req.payload_bytes;
     res.repaired_chars = req.repaired_file_content_chars;
+    res.repaired_surrogates = req.repaired_surrogates;
     check_base_name(req.source.base_name);
     if (req.options.semantic_enabled && !opts.embedder)
         throw error(error_kind::unsupported, "EMBEDDER_NOT_CONFIGURED",
@@ -451,6 +452,7 @@ std::string pack_result::to_json() const {
         .raw("timings", timings.str())
         .raw("snippets", snippets.str())
         .raw("repairedFileContentChars", json_out::u64(repaired_chars))
+        .raw("repairedLoneSurrogates", json_out::u64(repaired_surrogates))
         .raw("payloadBytes", json_out::u64(payload_bytes))
         .str("nativeLexicalIndex", native_lex);
     return o.str();

@@ -44,7 +44,7 @@ struct pack_result {
     std::size_t snippets_exact = 0, snippets_partial = 0, snippets_absent = 0;
     bool compact_contents = false;
     std::string native_lex = "written";  // or "disabled", or why it was left out
-    std::size_t repaired_chars = 0;
+    std::size_t repaired_chars = 0, repaired_surrogates = 0;
     std::uint64_t payload_bytes = 0;
     double parse_ms = 0, transform_ms = 0, embed_ms = 0, write_ms = 0, sidecar_ms = 0;
     std::string embedding_mode, embedding_provider, embedding_model;

@@ -96,6 +96,23 @@ TEST_CASE("NUL and invalid UTF-8 never reach a frame", "[contract]") {
     CHECK(body.find('\0') == std::string_view::npos);
 }
 
+TEST_CASE("unpaired UTF-16 surrogate escapes read as U+FFFD, also across chunks", "[contract]") {
+    std::string text = test::to_text(test::sample_payload());
+    // The client cut an emoji in half; a lone low half sits in a name; a real pair stays.
+    text.replace(text.find("// header"), 9, "// h\\ud83d \\\\ud83d \\ud83d\\ude00 cut\\ud83d");
+    text.replace(text.find("\"main\""), 6, "\"ma\\udc00in\"");
+    for (std::size_t chunk : {std::size_t(1), std::size_t(5), std::size_t(7), text.size()}) {
+        contract::request_parser p;
+        for (std::size_t i = 0; i < text.size(); i += chunk)
+            p.write(text.data() + i, std::min(chunk, text.size() - i), "p");
+        const auto req = p.finish("p");
+        INFO("chunk " << chunk);
+        CHECK(req.repaired_surrogates == 3);
+        CHECK(*req.file_content("a.rs") == "// h\xEF\xBF\xBD \\ud83d \xF0\x9F\x98\x80 cut\xEF\xBF\xBD\nfn main() {\n    println!(\"hi\");\n}\n");
+        CHECK(req.nodes[1].properties.name == "ma\xEF\xBF\xBDin");
+    }
+}
+
 TEST_CASE("graph integrity errors", "[contract]") {
     auto v = test::sample_payload();
     v.at("nodes").at(2).as_object()["id"] = "File:a.rs";
