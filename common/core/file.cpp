@@ -27,6 +27,13 @@ std::string advice(int err) {
 }
 }  // namespace
 
+std::string temp_template(const std::filesystem::path& dir, const std::filesystem::path& target) {
+    std::string name(".");
+    name += target.filename().string();
+    name += ".tmp-XXXXXX";
+    return (dir / name).string();
+}
+
 void throw_errno(std::string_view what, const std::filesystem::path& path, int err) {
     throw_io(std::string(what) + " " + path.string() + ": " + std::strerror(err) + advice(err));
 }
@@ -34,7 +41,7 @@ void throw_errno(std::string_view what, const std::filesystem::path& path, int e
 output_file::output_file(std::filesystem::path target) : target_(std::move(target)) {
     auto dir = target_.parent_path();
     if (dir.empty()) dir = ".";
-    std::string tmpl = (dir / ("." + target_.filename().string() + ".tmp-XXXXXX")).string();
+    std::string tmpl = temp_template(dir, target_);
     fd_ = ::mkostemp(tmpl.data(), O_CLOEXEC);
     if (fd_ < 0) throw_errno("cannot create a file in", dir, errno);
     temp_ = tmpl;

@@ -60,6 +60,9 @@ private:
     std::string buf_;
 };
 
+// "<dir>/.<name of target>.tmp-XXXXXX", a template for mkstemp.
+std::string temp_template(const std::filesystem::path& dir, const std::filesystem::path& target);
+
 // "<what> <path>: <strerror>" as an IO_ERROR.
 [[noreturn]] void throw_errno(std::string_view what, const std::filesystem::path& path, int err);
 

@@ -137,7 +137,7 @@ struct builder::impl {
         : req(r), target(path_for_capsule(capsule)), generated_at(std::move(gen)) {
         auto dir = target.parent_path();
         if (dir.empty()) dir = ".";
-        std::string tmpl = (dir / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
+        std::string tmpl = temp_template(dir, target);
         const int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
         if (fd < 0) throw_errno("cannot create a file in", dir, errno);
         ::fchmod(fd, 0644);
