@@ -34,8 +34,10 @@ std::string temp_template(const std::filesystem::path& dir, const std::filesyste
     return (dir / name).string();
 }
 
+std::string describe_errno(int err) { return std::string(std::strerror(err)) + advice(err); }
+
 void throw_errno(std::string_view what, const std::filesystem::path& path, int err) {
-    throw_io(std::string(what) + " " + path.string() + ": " + std::strerror(err) + advice(err));
+    throw_io(std::string(what) + " " + path.string() + ": " + describe_errno(err));
 }
 
 output_file::output_file(std::filesystem::path target) : target_(std::move(target)) {

@@ -63,6 +63,9 @@ private:
 // "<dir>/.<name of target>.tmp-XXXXXX", a template for mkstemp.
 std::string temp_template(const std::filesystem::path& dir, const std::filesystem::path& target);
 
+// strerror(err) plus what to do about the common cases (disk full, ...).
+std::string describe_errno(int err);
+
 // "<what> <path>: <strerror>" as an IO_ERROR.
 [[noreturn]] void throw_errno(std::string_view what, const std::filesystem::path& path, int err);
 

@@ -72,36 +72,54 @@ std::string cli_search_text(std::string_view text, std::string_view title, std::
 // they hold an alphanumeric. ASCII classes are exact; every non-ASCII scalar
 // counts as alphanumeric and is kept as is (memvid uses Unicode classes; this
 // only affects the fallback index, which Tantivy precedes).
-std::vector<std::string> lex_tokens(std::string_view s, bool unique) {
-    std::vector<std::string> out;
-    std::unordered_set<std::string> seen;
-    std::string cur;
-    bool has_alnum = false;
-    auto flush = [&] {
-        if (!cur.empty() && has_alnum && (!unique || seen.insert(cur).second)) out.push_back(cur);
-        cur.clear();
-        has_alnum = false;
-    };
-    std::size_t i = 0;
-    while (i < s.size()) {
-        const unsigned char b = static_cast<unsigned char>(s[i]);
+// Token spans of an ASCII-lower-cased text (same length as the original).
+template <class F>
+void for_each_token(std::string_view lower, F&& f) {
+    std::size_t i = 0, start = 0;
+    bool in_token = false, has_alnum = false;
+    while (i < lower.size()) {
+        const unsigned char b = static_cast<unsigned char>(lower[i]);
+        std::size_t next = i;
+        bool token_char = true, alnum = true;
         if (b < 0x80) {
             const std::uint8_t cls = kAsciiClass[b];
-            if (cls) {
-                cur += static_cast<char>(b >= 'A' && b <= 'Z' ? b + 32 : b);
-                has_alnum |= cls == 1;
-            } else {
-                flush();
-            }
-            ++i;
+            token_char = cls != 0;
+            alnum = cls == 1;
+            ++next;
         } else {
-            const std::size_t start = i;
-            utf8::decode(s, i);
-            cur.append(s.data() + start, i - start);
-            has_alnum = true;
+            utf8::decode(lower, next);
         }
+        if (token_char) {
+            if (!in_token) { in_token = true; start = i; has_alnum = false; }
+            has_alnum |= alnum;
+        } else if (in_token) {
+            in_token = false;
+            if (has_alnum) f(lower.substr(start, i - start));
+        }
+        i = next;
     }
-    flush();
+    if (in_token && has_alnum) f(lower.substr(start));
+}
+
+std::string ascii_lower(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+    return out;
+}
+
+std::vector<std::string> lex_tokens(std::string_view s, bool unique) {
+    const std::string lower = ascii_lower(s);
+    std::vector<std::string> out;
+    if (!unique) {
+        for_each_token(lower, [&](std::string_view t) { out.emplace_back(t); });
+        return out;
+    }
+    std::vector<std::string_view> views;
+    for_each_token(lower, [&](std::string_view t) { views.push_back(t); });
+    std::sort(views.begin(), views.end());
+    views.erase(std::unique(views.begin(), views.end()), views.end());
+    out.assign(views.begin(), views.end());
     return out;
 }
 
@@ -147,6 +165,7 @@ struct writer::impl {
     std::vector<std::pair<std::int64_t, std::uint64_t>> time_entries;
     std::uint64_t frames = 0, vectors = 0, dimension = 0, payload_bytes = 0;
     std::string scratch, zbuf;
+    std::vector<std::string_view> tokens;
     ZSTD_CCtx* zctx = nullptr;
 
     impl(std::filesystem::path path, writer_options o)
@@ -286,8 +305,20 @@ void writer::add(const frame_input& f) {
     if (m.opts.native_lex) {
         b.clear();
         e.u64(id);
-        const auto tokens = lex_tokens(lex_src, m.opts.lex_unique_tokens);
-        e.strings(tokens);
+        const std::string lower = ascii_lower(lex_src);
+        if (m.opts.lex_unique_tokens) {
+            m.tokens.clear();
+            for_each_token(lower, [&](std::string_view t) { m.tokens.push_back(t); });
+            std::sort(m.tokens.begin(), m.tokens.end());
+            m.tokens.erase(std::unique(m.tokens.begin(), m.tokens.end()), m.tokens.end());
+            e.u64(m.tokens.size());
+            for (auto t : m.tokens) e.str(t);
+        } else {
+            std::uint64_t n = 0;
+            for_each_token(lower, [&](std::string_view) { ++n; });
+            e.u64(n);
+            for_each_token(lower, [&](std::string_view t) { e.str(t); });
+        }
         e.u64(0);                                    // tags: empty map
         const auto sections = lex_sections(lex_src);
         e.str("");
@@ -298,14 +329,10 @@ void writer::add(const frame_input& f) {
         e.some(); e.str(f.uri);
         e.some(); e.str(f.title);
         e.u64(sections.size());
-        std::string lower;
         for (const auto& [off, txt] : sections) {
             e.u64(off);
             e.str(txt);
-            lower.assign(txt);
-            for (auto& c : lower)
-                if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-            e.str(lower);
+            e.str(std::string_view(lower).substr(off, txt.size()));
         }
         m.lex_docs.append(b);
     }

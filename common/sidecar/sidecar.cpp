@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <map>
 #include <set>
@@ -55,6 +57,26 @@ CREATE INDEX IF NOT EXISTS idx_fulltext_uri ON fulltext_lexical_index(uri);
 CREATE INDEX IF NOT EXISTS idx_community_id ON community_membership(community_id);
 )sql";
 
+// SQLite's message, with the operating system's reason when there is one.
+// SQLite does not always keep the errno of a failed write (at COMMIT it is 0),
+// so a failed write is also checked against the usual causes.
+std::string describe(sqlite3* db, const std::filesystem::path& file) {
+    std::string m = sqlite3_errmsg(db);
+    const int err = sqlite3_system_errno(db);
+    const int code = sqlite3_errcode(db) & 0xFF;
+    if (code != SQLITE_IOERR && code != SQLITE_FULL && code != SQLITE_CANTOPEN) return m;
+    if (err) return m + ": " + describe_errno(err);
+    struct rlimit rl {};
+    if (::getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        return m + ": " + describe_errno(EFBIG) + " (limit " + std::to_string(rl.rlim_cur) + " bytes)";
+    auto dir = file.parent_path();
+    if (dir.empty()) dir = ".";
+    struct statvfs vfs {};
+    if (::statvfs(dir.c_str(), &vfs) == 0 && vfs.f_bavail * vfs.f_frsize < (16u << 20))
+        return m + ": " + describe_errno(ENOSPC);
+    return m;
+}
+
 class statement {
 public:
     statement(sqlite3* db, const char* sql, const std::filesystem::path& p) : db_(db), path_(p) {
@@ -62,7 +84,7 @@ public:
     }
     ~statement() { sqlite3_finalize(st_); }
     statement& text(int i, std::string_view s) {
-        sqlite3_bind_text64(st_, i, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+        sqlite3_bind_text64(st_, i, s.data(), s.size(), SQLITE_STATIC, SQLITE_UTF8);  // stepped before s changes
         return *this;
     }
     statement& integer(int i, std::optional<std::uint64_t> v) {
@@ -82,7 +104,7 @@ public:
 
 private:
     [[noreturn]] void fail(const char* what) {
-        throw_io(std::string("sidecar ") + path_.string() + ": " + what + " failed: " + sqlite3_errmsg(db_));
+        throw_io(std::string("sidecar ") + path_.string() + ": " + what + " failed: " + describe(db_, path_));
     }
     sqlite3* db_;
     sqlite3_stmt* st_ = nullptr;
@@ -92,9 +114,8 @@ private:
 void exec(sqlite3* db, const char* sql, const std::filesystem::path& p) {
     char* msg = nullptr;
     if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-        std::string m = msg ? msg : sqlite3_errmsg(db);
         sqlite3_free(msg);
-        throw_io("sidecar " + p.string() + ": " + m);
+        throw_io("sidecar " + p.string() + ": " + describe(db, p));
     }
 }
 
@@ -151,7 +172,8 @@ struct builder::impl {
         try {
             // Built in one transaction without a journal (the file is renamed in only when
             // complete); switched to WAL at the end like the original's sidecars.
-            exec(db, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;", target);
+            exec(db, "PRAGMA page_size=16384; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
+                     "PRAGMA locking_mode=EXCLUSIVE; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384;", target);
             exec(db, kSchema, target);
             exec(db, "BEGIN", target);
             ins_node = std::make_unique<statement>(db,
@@ -322,7 +344,7 @@ sidecar_summary builder::commit() {
     m.ins_by_src.reset(); m.ins_by_tgt.reset(); m.ins_fulltext.reset();
     exec(db, "COMMIT", m.target);
     exec(db, "PRAGMA journal_mode=WAL", m.target);
-    if (sqlite3_close(db) != SQLITE_OK) throw_io("sidecar " + m.target.string() + ": close failed");
+    if (sqlite3_close(db) != SQLITE_OK) throw_io("sidecar " + m.target.string() + ": close failed: " + describe(db, m.target));
     m.db = nullptr;
     {
         const int fd = ::open(m.temp.c_str(), O_RDONLY | O_CLOEXEC);

@@ -244,3 +244,20 @@ TEST_CASE("worker CLI: a full disk (file size limit) fails cleanly", "[cli]") {
     CHECK_THAT(r.out, Contains("IO_ERROR") && Contains("File too large"));
     CHECK(std::filesystem::is_empty(out));  // no capsule, no sidecar, no temporary file
 }
+
+TEST_CASE("worker CLI: a full disk (a 2 MiB tmpfs) fails cleanly", "[cli]") {
+    test::temp_dir dir;
+    const auto mnt = dir.path / "tmpfs";
+    std::filesystem::create_directories(mnt);
+    if (std::system(("mount -t tmpfs -o size=2m tmpfs " + mnt.string() + " 2>/dev/null").c_str()) != 0) {
+        WARN("cannot mount a tmpfs here (needs root and mount rights); the RLIMIT_FSIZE case above covers the path");
+        return;
+    }
+    auto r = run_worker({"pack", "--payload-ref", fixture("hexyl.json.zst"), "--output-prefix", mnt.string()});
+    const bool empty = std::filesystem::is_empty(mnt);
+    std::system(("umount " + mnt.string()).c_str());
+    INFO(r.out);
+    CHECK(r.code == 1);
+    CHECK_THAT(r.out, Contains("IO_ERROR") && Contains("No space left on device"));
+    CHECK(empty);
+}
