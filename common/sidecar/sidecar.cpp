@@ -173,7 +173,7 @@ struct builder::impl {
             // Built in one transaction without a journal (the file is renamed in only when
             // complete); switched to WAL at the end like the original's sidecars.
             exec(db, "PRAGMA page_size=16384; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
-                     "PRAGMA locking_mode=EXCLUSIVE; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384;", target);
+                     "PRAGMA locking_mode=EXCLUSIVE; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-2000;", target);
             exec(db, kSchema, target);
             exec(db, "BEGIN", target);
             ins_node = std::make_unique<statement>(db,
