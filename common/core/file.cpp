@@ -55,17 +55,22 @@ output_file::~output_file() {
     if (!committed_ && !temp_.empty()) ::unlink(temp_.c_str());
 }
 
-void output_file::write_all(const char* p, std::size_t n) {
+namespace {
+// write(2) until done; EINTR retried, anything else thrown with `what` and the path.
+void write_fully(int fd, const char* p, std::size_t n, const char* what, const std::filesystem::path& path) {
     while (n > 0) {
-        const ssize_t w = ::write(fd_, p, n);
+        const ssize_t w = ::write(fd, p, n);
         if (w < 0) {
             if (errno == EINTR) continue;
-            throw_errno("cannot write", target_, errno);
+            throw_errno(what, path, errno);
         }
         p += w;
         n -= static_cast<std::size_t>(w);
     }
 }
+}  // namespace
+
+void output_file::write_all(const char* p, std::size_t n) { write_fully(fd_, p, n, "cannot write", target_); }
 
 void output_file::write(const void* data, std::size_t n) {
     const char* p = static_cast<const char*>(data);
@@ -162,17 +167,7 @@ void spill_file::append(std::string_view s) {
 }
 
 void spill_file::flush() {
-    const char* p = buf_.data();
-    std::size_t n = buf_.size();
-    while (n > 0) {
-        const ssize_t w = ::write(fd_, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            throw_errno("cannot write scratch data in", dir_, errno);
-        }
-        p += w;
-        n -= static_cast<std::size_t>(w);
-    }
+    write_fully(fd_, buf_.data(), buf_.size(), "cannot write scratch data in", dir_);
     buf_.clear();
 }
 
