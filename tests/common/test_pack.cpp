@@ -261,3 +261,53 @@ TEST_CASE("worker CLI: a full disk (a 2 MiB tmpfs) fails cleanly", "[cli]") {
     CHECK_THAT(r.out, Contains("IO_ERROR") && Contains("No space left on device"));
     CHECK(empty);
 }
+
+namespace {
+// A test peer standing in for an engine: deterministic unit vectors from the text.
+class hash_embedder : public embedding::embedder {
+public:
+    embedding::identity id() const override { return {"fastembed", "BAAI/bge-small-en-v1.5", 8, true}; }
+    void embed(std::span<const std::string> texts, std::vector<float>& out) override {
+        ++calls;
+        for (const auto& t : texts) {
+            std::uint64_t h = 1469598103934665603ull;
+            for (unsigned char c : t) h = (h ^ c) * 1099511628211ull;
+            for (int k = 0; k < 8; ++k) out.push_back(static_cast<float>((h >> (k * 8)) & 0xFF) / 255.0f);
+        }
+    }
+    std::size_t batch_size() const override { return 4; }
+    int calls = 0;
+};
+}  // namespace
+
+TEST_CASE("pack with an embedder: every frame gets its vector and the identity keys", "[pack]") {
+    test::temp_dir dir;
+    auto v = test::sample_payload();
+    v.at("options").as_object()["semanticEnabled"] = true;
+    const auto payload = dir.write("p.json", test::to_text(v));
+    hash_embedder emb;
+    pack::pack_options o;
+    o.payload_ref = payload.string();
+    o.output_prefix = (dir.path / "out").string();
+    o.created_at = 1'767'225'600;
+    o.embedder = &emb;
+    const auto r = pack::run(o);
+    CHECK(r.vectors == r.frames);
+    CHECK(emb.calls == 3);  // 10 frames in batches of 4
+    mv2::capsule_reader cap(r.artifact_path);
+    CHECK(cap.info().dimension == 8);
+    for (std::size_t i = 0; i < cap.info().frames.size(); ++i) {
+        const auto& f = cap.info().frames[i];
+        std::vector<float> want;
+        hash_embedder().embed(std::vector<std::string>{cap.text(i)}, want);
+        CHECK(cap.vector(i) == want);
+        const auto has = [&](const char* k, const char* val) {
+            return std::find(f.extra_metadata.begin(), f.extra_metadata.end(), std::pair<std::string, std::string>(k, val)) !=
+                   f.extra_metadata.end();
+        };
+        CHECK(has("memvid.embedding.provider", "fastembed"));
+        CHECK(has("memvid.embedding.model", "BAAI/bge-small-en-v1.5"));
+        CHECK(has("memvid.embedding.dimension", "8"));
+        CHECK(has("semantic", "true"));
+    }
+}
