@@ -108,19 +108,20 @@ std::string ascii_lower(std::string_view s) {
     return out;
 }
 
+// The tokens of an ASCII-lower-cased text, in order, or sorted and distinct.
+void token_views(std::string_view lower, bool unique, std::vector<std::string_view>& out) {
+    out.clear();
+    for_each_token(lower, [&](std::string_view t) { out.push_back(t); });
+    if (!unique) return;
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+}
+
 std::vector<std::string> lex_tokens(std::string_view s, bool unique) {
     const std::string lower = ascii_lower(s);
-    std::vector<std::string> out;
-    if (!unique) {
-        for_each_token(lower, [&](std::string_view t) { out.emplace_back(t); });
-        return out;
-    }
     std::vector<std::string_view> views;
-    for_each_token(lower, [&](std::string_view t) { views.push_back(t); });
-    std::sort(views.begin(), views.end());
-    views.erase(std::unique(views.begin(), views.end()), views.end());
-    out.assign(views.begin(), views.end());
-    return out;
+    token_views(lower, unique, views);
+    return {views.begin(), views.end()};
 }
 
 // Sections of at most ~1400 bytes, preferring to end after a sentence or line.
@@ -306,19 +307,9 @@ void writer::add(const frame_input& f) {
         b.clear();
         e.u64(id);
         const std::string lower = ascii_lower(lex_src);
-        if (m.opts.lex_unique_tokens) {
-            m.tokens.clear();
-            for_each_token(lower, [&](std::string_view t) { m.tokens.push_back(t); });
-            std::sort(m.tokens.begin(), m.tokens.end());
-            m.tokens.erase(std::unique(m.tokens.begin(), m.tokens.end()), m.tokens.end());
-            e.u64(m.tokens.size());
-            for (auto t : m.tokens) e.str(t);
-        } else {
-            std::uint64_t n = 0;
-            for_each_token(lower, [&](std::string_view) { ++n; });
-            e.u64(n);
-            for_each_token(lower, [&](std::string_view t) { e.str(t); });
-        }
+        token_views(lower, m.opts.lex_unique_tokens, m.tokens);
+        e.u64(m.tokens.size());
+        for (auto t : m.tokens) e.str(t);
         e.u64(0);                                    // tags: empty map
         const auto sections = lex_sections(lex_src);
         e.str("");
