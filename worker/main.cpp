@@ -9,6 +9,7 @@
 #include "common/core/error.hpp"
 #include "common/core/json_out.hpp"
 #include "common/mv2/reader.hpp"
+#include "common/embedding/engine.hpp"
 #include "common/pack/pack.hpp"
 
 #include <csignal>
@@ -31,7 +32,10 @@ pack options:
   --job-id ID                 job id reported back (A-Z a-z 0-9 . _ -; default "local")
   --embedding-mode MODE       external_api | runpod_gpu        (env MEMVID_EMBEDDING_MODE)
   --embedding-provider NAME   provider for semantic exports    (env MEMVID_EMBED_PROVIDER)
-  --embedding-model NAME      model for semantic exports       (env MEMVID_EMBED_MODEL)
+  --embedding-model NAME      model for semantic exports       (env MEMVID_EMBED_MODEL); for the
+                              native provider a Hugging Face folder (env MEMVID_EMBED_MODEL_DIR)
+  --embedding-device DEV      native engine: auto | cpu | cuda  (env MEMVID_EMBED_DEVICE; default auto)
+  --embedding-max-batch-tokens N  native engine token budget per batch (default 16384)
   --created-at TIME           Unix seconds or RFC 3339 UTC used for every timestamp in the
                               capsule and the file name (env SOURCE_DATE_EPOCH; default: now)
   --staging-root DIR          refuse payload/output paths outside DIR (env MEMVID_EXPORT_STAGING_ROOT)
@@ -42,6 +46,23 @@ pack options:
 
 The payload is a POST /v1/exports body as JSON, plain or zstd-compressed.
 )";
+
+// Opens the native engine on first use, so a lexical-only export never loads a model.
+class lazy_native final : public mvx::embedding::embedder {
+public:
+    mvx::embedding::engine_options options;
+    mvx::embedding::identity id() const override { return get().id(); }
+    void embed(std::span<const std::string> texts, std::vector<float>& out) override { get().embed(texts, out); }
+    std::size_t batch_size() const override { return get().batch_size(); }
+    mvx::embedding::embed_report report() const override { return get().report(); }
+
+private:
+    mvx::embedding::engine& get() const {
+        if (!engine_) engine_ = mvx::embedding::engine::open(options);
+        return *engine_;
+    }
+    mutable std::unique_ptr<mvx::embedding::engine> engine_;
+};
 
 int exit_code_for(const mvx::error& e) {
     return e.kind() == mvx::error_kind::invalid_input || e.kind() == mvx::error_kind::limit ? 2 : 1;
@@ -72,7 +93,8 @@ int run_pack(const std::vector<std::string>& args) {
     std::map<std::string, std::string> val;
     static const std::vector<std::string> with_value = {
         "--payload-ref", "--output-prefix", "--job-id", "--embedding-mode", "--embedding-provider",
-        "--embedding-model", "--created-at", "--staging-root", "--max-payload-bytes"};
+        "--embedding-model", "--created-at", "--staging-root", "--max-payload-bytes", "--embedding-device",
+        "--embedding-max-batch-tokens"};
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         if (a == "--zstd") { o.writer.zstd_payloads = true; continue; }
@@ -94,8 +116,11 @@ int run_pack(const std::vector<std::string>& args) {
     o.embedding_mode = val.count("--embedding-mode") ? val["--embedding-mode"] : env_or("MEMVID_EMBEDDING_MODE", "external_api");
     o.embedding_provider =
         val.count("--embedding-provider") ? val["--embedding-provider"] : env_or("MEMVID_EMBED_PROVIDER", "nvidia");
-    o.embedding_model = val.count("--embedding-model") ? val["--embedding-model"]
-                                                      : env_or("MEMVID_EMBED_MODEL", default_model(o.embedding_provider));
+    if (o.embedding_provider == "native")
+        o.embedding_model = val.count("--embedding-model") ? val["--embedding-model"] : env_or("MEMVID_EMBED_MODEL_DIR", "");
+    else
+        o.embedding_model = val.count("--embedding-model") ? val["--embedding-model"]
+                                                          : env_or("MEMVID_EMBED_MODEL", default_model(o.embedding_provider));
     if (o.embedding_mode != "external_api" && o.embedding_mode != "runpod_gpu")
         mvx::throw_argument("embedding mode \"" + o.embedding_mode + "\" is invalid: use external_api or runpod_gpu");
     std::string when = val.count("--created-at") ? val["--created-at"] : env_or("SOURCE_DATE_EPOCH", "");
@@ -113,8 +138,22 @@ int run_pack(const std::vector<std::string>& args) {
             mvx::throw_argument("--max-payload-bytes needs a byte count");
         }
     }
-    // No embedding engine is linked into this build yet: a semantic export
-    // fails with EMBEDDER_NOT_CONFIGURED before anything is written.
+    // The native engine is opened only when the payload asks for vectors
+    // (options.semanticEnabled); other providers arrive with issue 4, so a
+    // semantic export through them fails with EMBEDDER_NOT_CONFIGURED.
+    lazy_native native;
+    if (o.embedding_provider == "native") {
+        native.options.model_dir = o.embedding_model;
+        native.options.device = val.count("--embedding-device") ? val["--embedding-device"] : env_or("MEMVID_EMBED_DEVICE", "auto");
+        std::string budget = val.count("--embedding-max-batch-tokens") ? val["--embedding-max-batch-tokens"]
+                                                                       : env_or("MEMVID_EMBED_MAX_BATCH_TOKENS", "16384");
+        try {
+            native.options.max_batch_tokens = std::stoul(budget);
+        } catch (...) {
+            mvx::throw_argument("--embedding-max-batch-tokens needs a token count, got \"" + budget + "\"");
+        }
+        o.embedder = &native;
+    }
     const auto result = mvx::pack::run(o);
     std::cout << result.to_json() << std::endl;
     return 0;

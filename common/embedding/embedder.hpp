@@ -20,6 +20,13 @@ struct identity {
     bool normalized = true;
 };
 
+// What an embedder reports after a run (pack puts it in its result JSON).
+struct embed_report {
+    std::string backend, device, precision;  // "cpu"/"cuda"/"http", device name
+    std::size_t texts = 0, tokens = 0;
+    std::size_t truncated_texts = 0, truncated_tokens = 0;  // inputs cut at the model's max length
+};
+
 class embedder {
 public:
     virtual ~embedder() = default;
@@ -28,6 +35,7 @@ public:
     virtual void embed(std::span<const std::string> texts, std::vector<float>& out) = 0;
     // Preferred number of texts per call.
     virtual std::size_t batch_size() const { return 64; }
+    virtual embed_report report() const { return {}; }
 };
 
 }  // namespace mvx::embedding

@@ -86,6 +86,19 @@ std::unique_ptr<engine> engine::open(const engine_options& options) {
 
 identity engine::id() const { return id_; }
 
+embed_report engine::report() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    embed_report r;
+    r.backend = backend_->name();
+    r.device = backend_->device();
+    r.precision = backend_->precision();
+    r.texts = stats_.texts;
+    r.tokens = stats_.tokens;
+    r.truncated_texts = stats_.truncated_texts;
+    r.truncated_tokens = stats_.truncated_tokens;
+    return r;
+}
+
 engine_stats engine::stats() const {
     std::lock_guard<std::mutex> lock(mu_);
     return stats_;

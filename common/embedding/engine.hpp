@@ -49,7 +49,8 @@ public:
 
     identity id() const override;
     void embed(std::span<const std::string> texts, std::vector<float>& out) override;
-    std::size_t batch_size() const override { return 256; }
+    std::size_t batch_size() const override { return 1024; }
+    embed_report report() const override;
 
     // Token ids as the engine feeds them (with [CLS]/[SEP], truncated).
     encoding tokenize(std::string_view text) const { return model_->tokenizer().encode(text, model_->max_length()); }

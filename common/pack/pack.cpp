@@ -289,6 +289,10 @@ pack_result run(const pack_options& opts) {
                             "the embedder returned " + std::to_string(vectors.size() - before) + " floats for " +
                                 std::to_string(texts.size()) + " texts of dimension " + std::to_string(ident.dimension));
         }
+        res.embedding = opts.embedder->report();
+        res.embedding_identity_provider = ident.provider;
+        res.embedding_identity_model = ident.model;
+        res.embedding_dimension = ident.dimension;
     }
 
     mv2::writer writer(capsule_path, opts.writer);
@@ -455,6 +459,20 @@ std::string pack_result::to_json() const {
         .raw("repairedLoneSurrogates", json_out::u64(repaired_surrogates))
         .raw("payloadBytes", json_out::u64(payload_bytes))
         .str("nativeLexicalIndex", native_lex);
+    if (embedding) {
+        json_out::object e;
+        e.str("provider", embedding_identity_provider)
+            .str("model", embedding_identity_model)
+            .raw("dimension", json_out::u64(embedding_dimension))
+            .str("backend", embedding->backend)
+            .str("device", embedding->device)
+            .str("precision", embedding->precision)
+            .raw("texts", json_out::u64(embedding->texts))
+            .raw("tokens", json_out::u64(embedding->tokens))
+            .raw("truncatedTexts", json_out::u64(embedding->truncated_texts))
+            .raw("truncatedTokens", json_out::u64(embedding->truncated_tokens));
+        o.raw("embedding", e.str());
+    }
     return o.str();
 }
 

@@ -48,6 +48,9 @@ struct pack_result {
     std::uint64_t payload_bytes = 0;
     double parse_ms = 0, transform_ms = 0, embed_ms = 0, write_ms = 0, sidecar_ms = 0;
     std::string embedding_mode, embedding_provider, embedding_model;
+    std::optional<embedding::embed_report> embedding;  // set when vectors were computed
+    std::string embedding_identity_provider, embedding_identity_model;  // as written into the capsule
+    std::size_t embedding_dimension = 0;
 
     std::string to_json() const;  // the CLI's one-line result
 };

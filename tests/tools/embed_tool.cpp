@@ -7,7 +7,7 @@
 //   mvx-embed random-model --shape bge-small|bge-base|minilm --tokenizer-from DIR --out DIR [--seed S] [--dtype f32|f16|bf16]
 //   mvx-embed convert  --model DIR --dtype f16|bf16|f32 --out DIR
 // common: --device auto|cpu|cuda --precision fp16|bf16|fp32 --threads N --max-batch-tokens N --max-length N
-// TEXTS files hold UTF-8 texts separated by NUL bytes.
+// TEXTS files: per text a u32 LE byte length and the UTF-8 bytes (texts may hold NUL).
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -54,18 +54,19 @@ std::string slurp(const std::string& path) {
     return ss.str();
 }
 
+// TEXTS files: each text as a 4-byte little-endian byte length, then its UTF-8 bytes.
 std::vector<std::string> read_texts(const std::string& path) {
     std::string all = slurp(path);
     std::vector<std::string> out;
     std::size_t at = 0;
-    while (at <= all.size()) {
-        std::size_t z = all.find('\0', at);
-        if (z == std::string::npos) {
-            if (at < all.size()) out.push_back(all.substr(at));
-            break;
-        }
-        out.push_back(all.substr(at, z - at));
-        at = z + 1;
+    while (at < all.size()) {
+        if (at + 4 > all.size()) throw mvx::error(mvx::error_kind::invalid_input, "INVALID_ARGUMENT", path + ": truncated length");
+        std::uint32_t n = 0;
+        for (int i = 3; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(all[at + std::size_t(i)]);
+        at += 4;
+        if (at + n > all.size()) throw mvx::error(mvx::error_kind::invalid_input, "INVALID_ARGUMENT", path + ": truncated text");
+        out.push_back(all.substr(at, n));
+        at += n;
     }
     return out;
 }
