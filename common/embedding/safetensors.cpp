@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <fstream>
 
 #include "common/core/error.hpp"
 #include "common/embedding/json_lite.hpp"
@@ -256,6 +257,47 @@ safetensors_file::~safetensors_file() {
 const tensor_view* safetensors_file::find(const std::string& name) const {
     auto it = tensors_.find(name);
     return it == tensors_.end() ? nullptr : &it->second;
+}
+
+void write_safetensors(const std::string& path, const std::vector<st_tensor>& tensors, dtype as) {
+    if (as != dtype::f32 && as != dtype::f16 && as != dtype::bf16)
+        throw error(error_kind::invalid_input, "INVALID_ARGUMENT", "write_safetensors: dtype must be F32, F16 or BF16");
+    const std::size_t esz = dtype_size(as);
+    std::string header = "{\"__metadata__\":{\"format\":\"pt\"}";
+    std::size_t off = 0;
+    for (const auto& t : tensors) {
+        std::string shape;
+        for (std::size_t i = 0; i < t.shape.size(); ++i) {
+            if (i) shape += ',';
+            shape += std::to_string(t.shape[i]);
+        }
+        const std::size_t bytes = t.data.size() * esz;
+        header += ",\"" + t.name + "\":{\"dtype\":\"" + dtype_name(as) + "\",\"shape\":[" + shape + "],\"data_offsets\":[" +
+                  std::to_string(off) + "," + std::to_string(off + bytes) + "]}";
+        off += bytes;
+    }
+    header += "}";
+    while ((8 + header.size()) % 8) header += ' ';
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    unsigned char len[8];
+    for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(std::uint64_t(header.size()) >> (8 * i));
+    out.write(reinterpret_cast<const char*>(len), 8);
+    out.write(header.data(), std::streamsize(header.size()));
+    std::vector<char> buf;
+    for (const auto& t : tensors) {
+        buf.resize(t.data.size() * esz);
+        for (std::size_t i = 0; i < t.data.size(); ++i) {
+            if (esz == 4) {
+                std::memcpy(&buf[i * 4], &t.data[i], 4);
+            } else {
+                std::uint16_t h = as == dtype::f16 ? float_to_half(t.data[i]) : float_to_bf16(t.data[i]);
+                std::memcpy(&buf[i * 2], &h, 2);
+            }
+        }
+        out.write(buf.data(), std::streamsize(buf.size()));
+    }
+    out.flush();
+    if (!out) throw error(error_kind::io, "IO_ERROR", "cannot write " + path);
 }
 
 }  // namespace mvx::embedding

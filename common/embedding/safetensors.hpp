@@ -57,6 +57,15 @@ private:
     std::map<std::string, std::string> metadata_;
 };
 
+// Writes tensors given in fp32 as one safetensors file of dtype f32, f16 or
+// bf16 (header padded to 8 bytes). For tests, tools and conversions.
+struct st_tensor {
+    std::string name;
+    std::vector<std::int64_t> shape;
+    std::vector<float> data;
+};
+void write_safetensors(const std::string& path, const std::vector<st_tensor>& tensors, dtype as);
+
 // fp16/bf16 <-> fp32, round-to-nearest-even.
 float half_to_float(std::uint16_t h);
 std::uint16_t float_to_half(float f);

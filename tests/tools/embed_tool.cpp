@@ -195,52 +195,6 @@ int cmd_bench() {
     return 0;
 }
 
-// ---- safetensors writing (random models, dtype conversion) ----
-struct out_tensor {
-    std::string name;
-    std::vector<std::int64_t> shape;
-    std::vector<float> data;
-};
-
-void write_safetensors(const std::string& path, const std::vector<out_tensor>& ts, const std::string& dt) {
-    std::size_t esz = dt == "f32" ? 4 : 2;
-    const char* dname = dt == "f32" ? "F32" : dt == "f16" ? "F16" : "BF16";
-    std::string header = "{\"__metadata__\":{\"format\":\"pt\"}";
-    std::size_t off = 0;
-    for (const auto& t : ts) {
-        std::string shape;
-        for (std::size_t i = 0; i < t.shape.size(); ++i) {
-            if (i) shape += ',';
-            shape += std::to_string(t.shape[i]);
-        }
-        std::size_t bytes = t.data.size() * esz;
-        header += ",\"" + t.name + "\":{\"dtype\":\"" + dname + "\",\"shape\":[" + shape + "],\"data_offsets\":[" +
-                  std::to_string(off) + "," + std::to_string(off + bytes) + "]}";
-        off += bytes;
-    }
-    header += "}";
-    while ((8 + header.size()) % 8) header += ' ';
-    std::ofstream out(path, std::ios::binary);
-    std::uint64_t n = header.size();
-    unsigned char len[8];
-    for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
-    out.write(reinterpret_cast<const char*>(len), 8);
-    out.write(header.data(), std::streamsize(header.size()));
-    std::vector<char> buf;
-    for (const auto& t : ts) {
-        buf.resize(t.data.size() * esz);
-        for (std::size_t i = 0; i < t.data.size(); ++i) {
-            if (esz == 4) std::memcpy(&buf[i * 4], &t.data[i], 4);
-            else {
-                std::uint16_t h = dt == "f16" ? float_to_half(t.data[i]) : float_to_bf16(t.data[i]);
-                std::memcpy(&buf[i * 2], &h, 2);
-            }
-        }
-        out.write(buf.data(), std::streamsize(buf.size()));
-    }
-    if (!out) throw mvx::error(mvx::error_kind::io, "IO_ERROR", "cannot write " + path);
-}
-
 void copy_if_exists(const fs::path& from, const fs::path& to) {
     if (fs::exists(from)) {
         fs::create_directories(to.parent_path());
@@ -284,9 +238,9 @@ int cmd_random_model() {
     // biases and LayerNorm get a little noise so that every tensor is exercised.
     std::mt19937_64 rng(seed);
     std::normal_distribution<float> nd(0.0f, 0.02f);
-    std::vector<out_tensor> ts;
+    std::vector<st_tensor> ts;
     auto add = [&](const std::string& name, std::vector<std::int64_t> sh, float mean, float scale) {
-        out_tensor t{name, sh, {}};
+        st_tensor t{name, sh, {}};
         std::size_t n = 1;
         for (auto d : sh) n *= std::size_t(d);
         t.data.resize(n);
@@ -318,7 +272,7 @@ int cmd_random_model() {
     }
     add("pooler.dense.weight", {iH, iH}, 0, 0.02f);
     add("pooler.dense.bias", {iH}, 0, 0.02f);
-    write_safetensors((fs::path(out) / "model.safetensors").string(), ts, dt);
+    write_safetensors((fs::path(out) / "model.safetensors").string(), ts, dt == "f32" ? dtype::f32 : dt == "f16" ? dtype::f16 : dtype::bf16);
     std::printf("{\"model\":\"%s\",\"folder\":\"%s\",\"dtype\":\"%s\",\"tensors\":%zu}\n", id.c_str(), out.c_str(), dt.c_str(),
                 ts.size());
     return 0;
@@ -333,14 +287,14 @@ int cmd_convert() {
         auto rel = fs::relative(entry.path(), in);
         copy_if_exists(entry.path(), fs::path(out) / rel);
     }
-    std::vector<out_tensor> ts;
+    std::vector<st_tensor> ts;
     for (const auto& [name, t] : f.tensors()) {
         if (!t.is_float()) continue;  // e.g. position_ids (I64): unused
-        out_tensor o{name, t.shape, std::vector<float>(t.elements())};
+        st_tensor o{name, t.shape, std::vector<float>(t.elements())};
         t.to_f32(o.data.data());
         ts.push_back(std::move(o));
     }
-    write_safetensors(out + "/model.safetensors", ts, dt);
+    write_safetensors(out + "/model.safetensors", ts, dt == "f32" ? dtype::f32 : dt == "f16" ? dtype::f16 : dtype::bf16);
     std::printf("{\"folder\":\"%s\",\"dtype\":\"%s\",\"tensors\":%zu}\n", out.c_str(), dt.c_str(), ts.size());
     return 0;
 }
