@@ -25,7 +25,7 @@ std::string cpu_model_name() {
 class cpu_backend final : public backend {
 public:
     cpu_backend(const bert_model& m, int threads) : m_(m) {
-        if (threads > 0) cpu::set_threads(threads);
+        cpu::set_threads(threads);
         device_ = cpu_model_name() + " (" + std::to_string(cpu::threads()) + " threads, " + cpu::blas_name() + ")";
     }
 
