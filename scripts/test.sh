@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test:
-#   1. the suite (Catch2 unit tests + memvid-sdk oracle tests) on a Release build,
+#   1. the suite (Catch2 unit tests + memvid-sdk oracle tests + embedding oracles) on a
+#      Release build (with the CUDA kernels compiled when nvcc is present),
 #   2. the same suite on an ASan + UBSan build (MVX_SANITIZE),
 #   3. each libFuzzer target briefly (MVX_FUZZ_SECONDS, default 20; 0 skips).
 set -euo pipefail
@@ -22,6 +23,7 @@ run_suite() {  # <build dir> <label>
 echo "== Release build + suite"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DMVX_WARNINGS_AS_ERRORS=ON >/dev/null
 cmake --build build -j"$jobs"
+./scripts/fetch-models.sh   # the random bge-small-shape model needs the built mvx-embed
 run_suite build release
 
 echo "== ASan + UBSan build + suite"

@@ -6,6 +6,7 @@
 //   mvx-embed bench    --model DIR --texts FILE [--repeat N] [--fixed-len L --count N]
 //   mvx-embed random-model --shape bge-small|bge-base|minilm --tokenizer-from DIR --out DIR [--seed S] [--dtype f32|f16|bf16]
 //   mvx-embed convert  --model DIR --dtype f16|bf16|f32 --out DIR
+//   mvx-embed compare  --model DIR --texts FILE [--count 200] [--device cuda]   cosine vs the CPU backend
 // common: --device auto|cpu|cuda --precision fp16|bf16|fp32 --threads N --max-batch-tokens N --max-length N
 // TEXTS files: per text a u32 LE byte length and the UTF-8 bytes (texts may hold NUL).
 #include <sys/resource.h>
@@ -195,6 +196,46 @@ int cmd_bench() {
     return 0;
 }
 
+// CPU backend vs another device/precision on the same texts: min and mean cosine.
+int cmd_compare() {
+    auto texts = read_texts(need("texts"));
+    std::size_t count = std::stoul(arg("count", "200"));
+    if (texts.size() > count) {
+        std::vector<std::string> pick;
+        const double step = double(texts.size()) / double(count);
+        for (std::size_t i = 0; i < count; ++i) pick.push_back(texts[std::size_t(double(i) * step)]);
+        texts.swap(pick);
+    }
+    auto o = options();
+    o.device = "cpu";
+    auto ref = engine::open(o);
+    o.device = arg("device", "cuda");
+    auto other = engine::open(o);
+    std::vector<float> a, b;
+    ref->embed(texts, a);
+    other->embed(texts, b);
+    const std::size_t H = ref->id().dimension;
+    double worst = 1, sum = 0;
+    std::size_t worst_i = 0;
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+        double ab = 0, aa = 0, bb = 0;
+        for (std::size_t j = 0; j < H; ++j) {
+            ab += double(a[i * H + j]) * b[i * H + j];
+            aa += double(a[i * H + j]) * a[i * H + j];
+            bb += double(b[i * H + j]) * b[i * H + j];
+        }
+        const double c = ab / std::sqrt(aa * bb + 1e-30);
+        sum += c;
+        if (c < worst) { worst = c; worst_i = i; }
+    }
+    std::printf("{\"model\":\"%s\",\"texts\":%zu,\"against\":\"%s %s\",\"device\":\"%s\",\"minCosine\":%.7f,\"meanCosine\":%.7f,"
+                "\"worstTextBytes\":%zu}\n",
+                json_escape(ref->id().model).c_str(), texts.size(), other->compute().name().c_str(),
+                other->compute().precision().c_str(), json_escape(other->compute().device()).c_str(), worst,
+                sum / double(texts.size()), texts[worst_i].size());
+    return 0;
+}
+
 void copy_if_exists(const fs::path& from, const fs::path& to) {
     if (fs::exists(from)) {
         fs::create_directories(to.parent_path());
@@ -321,6 +362,7 @@ int main(int argc, char** argv) {
         if (cmd == "bench") return cmd_bench();
         if (cmd == "random-model") return cmd_random_model();
         if (cmd == "convert") return cmd_convert();
+        if (cmd == "compare") return cmd_compare();
         std::fprintf(stderr, "mvx-embed: unknown command %s\n", cmd.c_str());
         return 2;
     } catch (const mvx::error& e) {
