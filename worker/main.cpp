@@ -12,6 +12,7 @@
 #include "common/embedding/engine.hpp"
 #include "common/pack/pack.hpp"
 
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -58,7 +59,21 @@ public:
 
 private:
     mvx::embedding::engine& get() const {
-        if (!engine_) engine_ = mvx::embedding::engine::open(options);
+        if (!engine_) {
+            engine_ = mvx::embedding::engine::open(options);
+            // One log line on stderr (stdout carries the result): what runs where.
+            const auto& e = *engine_;
+            mvx::json_out::object o;
+            o.str("event", "embedder_ready")
+                .str("model", e.id().model)
+                .str("backend", e.compute().name())
+                .str("device", e.compute().device())
+                .str("precision", e.compute().precision())
+                .str("cudaFallbackReason", e.devices().reason)
+                .raw("loadMs", mvx::json_out::f64(std::round(e.model().load_stats().load_ms)))
+                .raw("warmUpMs", mvx::json_out::f64(std::round(e.warm_up_ms())));
+            std::cerr << o.str() << std::endl;
+        }
         return *engine_;
     }
     mutable std::unique_ptr<mvx::embedding::engine> engine_;

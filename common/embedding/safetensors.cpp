@@ -178,7 +178,9 @@ safetensors_file::safetensors_file(const std::string& path) : path_(path) {
         const std::byte* buffer = base + 8 + n;
         std::size_t buffer_size = size_ - 8 - static_cast<std::size_t>(n);
         std::vector<std::pair<std::size_t, std::size_t>> ranges;
-        for (const auto& [name, v] : doc.members()) {
+        for (const auto& member : doc.members()) {
+            const std::string& name = member.first;
+            const json::value& v = member.second;
             if (name == "__metadata__") {
                 if (!v.is_object()) bad(path, "__metadata__ is not an object");
                 for (const auto& [k, mv] : v.members()) {
