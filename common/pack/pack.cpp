@@ -373,6 +373,7 @@ pack_result run(const pack_options& opts) {
                 in.extra_metadata.emplace_back("memvid.embedding.provider", ident.provider);
                 in.extra_metadata.emplace_back("memvid.embedding.model", ident.model);
                 in.extra_metadata.emplace_back("memvid.embedding.dimension", std::to_string(ident.dimension));
+                in.extra_metadata.emplace_back("memvid.embedding.normalized", ident.normalized ? "true" : "false");
             }
             writer.add(in);
         }

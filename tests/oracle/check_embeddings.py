@@ -6,7 +6,8 @@
    model, worst case printed;
 3. capsule search: hexyl packed through the native engine; memvid-sdk vector
    search with the reference query vector of a node's own text returns that node
-   first, for 50 nodes.
+   first, for 50 nodes;
+4. identity: a bge-small-en-v1.5 folder is written as memvid's own default model.
 """
 import json
 import os
@@ -141,6 +142,36 @@ def check_capsule_search(search):
     check(hits == len(search), f"memvid-sdk vector search puts the node first for {hits}/{len(search)} reference queries")
 
 
+def check_identity():
+    """A bge-small-en-v1.5 folder is written with memvid's own identity for its
+    default model; stats() reads it back as one identity for the whole capsule."""
+    import memvid_sdk
+    d = tempfile.mkdtemp(prefix="mvx-embed-identity-")
+    folder = os.path.join(d, "bge-small-en-v1.5")
+    os.symlink(os.path.join(ec.MODELS, "random-bge-small"), folder)
+    payload = json.loads(subprocess.run(["zstd", "-dc", os.path.join(ec.SHARED, "fixtures", "hexyl.json.zst")],
+                                        capture_output=True, check=True).stdout)
+    keep = {n["id"] for n in payload["nodes"][:40]}
+    payload["nodes"] = payload["nodes"][:40]
+    payload["relationships"] = [r for r in payload["relationships"] if r["sourceId"] in keep and r["targetId"] in keep]
+    payload.setdefault("options", {})["semanticEnabled"] = True
+    with open(os.path.join(d, "payload.json"), "w") as f:
+        json.dump(payload, f)
+    r = subprocess.run([os.path.join(ec.BIN, "memvid-export-worker"), "pack", "--payload-ref", os.path.join(d, "payload.json"),
+                        "--output-prefix", d, "--no-sidecar", "--embedding-mode", "runpod_gpu", "--embedding-provider", "native",
+                        "--embedding-model", folder, "--embedding-device", "cpu"], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"pack failed: {r.stdout} {r.stderr}")
+    res = json.loads(r.stdout)
+    stats = memvid_sdk.use("basic", res["artifactPath"], read_only=True, enable_vec=True).stats()
+    ident = stats.get("embedding_identity_summary", {})
+    print(f"  identity read by memvid-sdk: {json.dumps(ident)}")
+    check(ident.get("kind") == "single" and ident.get("identity", {}).get("provider") == "fastembed"
+          and ident["identity"].get("model") == "BAAI/bge-small-en-v1.5" and ident["identity"].get("dimension") == 384
+          and ident["identity"].get("normalized") is True,
+          "a bge-small-en-v1.5 folder gives memvid's identity fastembed / BAAI/bge-small-en-v1.5 / 384 / normalized")
+
+
 def main():
     check_tokenizer()
     if os.environ.get("MVX_TOKENIZER_ONLY"):
@@ -148,6 +179,7 @@ def main():
     chosen, search = ec.select_texts()
     check_vectors(chosen, search)
     check_capsule_search(search)
+    check_identity()
     finish("embeddings")
 
 
