@@ -10,6 +10,7 @@
 #include "common/core/json_out.hpp"
 #include "common/mv2/reader.hpp"
 #include "common/embedding/engine.hpp"
+#include "common/embedding/providers.hpp"
 #include "common/pack/pack.hpp"
 
 #include <cmath>
@@ -37,6 +38,11 @@ pack options:
                               native provider a Hugging Face folder (env MEMVID_EMBED_MODEL_DIR)
   --embedding-device DEV      native engine: auto | cpu | cuda  (env MEMVID_EMBED_DEVICE; default auto)
   --embedding-max-batch-tokens N  native engine token budget per batch (default 16384)
+  --ollama-host URL           Ollama base URL for provider ollama (env OLLAMA_HOST)
+External providers (nvidia, openai, voyage, ollama) read the original's variables: *_API_KEY,
+*_EMBED_BASE_URL, VOYAGE_INPUT_TYPE/OUTPUT_DIMENSION/OUTPUT_DTYPE/TRUNCATION, OLLAMA_HOST,
+MEMVID_EMBED_REQUEST_TIMEOUT_SECONDS; and MEMVID_EMBED_BATCH_SIZE, MEMVID_EMBED_CONCURRENCY,
+MEMVID_EMBED_MAX_ATTEMPTS, MEMVID_EMBED_RETRY_BASE_MS.
   --created-at TIME           Unix seconds or RFC 3339 UTC used for every timestamp in the
                               capsule and the file name (env SOURCE_DATE_EPOCH; default: now)
   --staging-root DIR          refuse payload/output paths outside DIR (env MEMVID_EXPORT_STAGING_ROOT)
@@ -79,6 +85,26 @@ private:
     mutable std::unique_ptr<mvx::embedding::engine> engine_;
 };
 
+// An external provider (issue 4), made on first use from the flags and the
+// original's environment variables; its configuration errors surface then.
+class lazy_provider final : public mvx::embedding::embedder {
+public:
+    std::string mode, provider, model, ollama_host;
+    mvx::embedding::identity id() const override { return get().id(); }
+    void embed(std::span<const std::string> texts, std::vector<float>& out) override { get().embed(texts, out); }
+    std::size_t batch_size() const override { return get().batch_size(); }
+    mvx::embedding::embed_report report() const override { return get().report(); }
+
+private:
+    mvx::embedding::provider_embedder& get() const {
+        if (!p_)
+            p_ = std::make_unique<mvx::embedding::provider_embedder>(
+                mvx::embedding::provider_config::from_env(mode, provider, model, ollama_host));
+        return *p_;
+    }
+    mutable std::unique_ptr<mvx::embedding::provider_embedder> p_;
+};
+
 int exit_code_for(const mvx::error& e) {
     return e.kind() == mvx::error_kind::invalid_input || e.kind() == mvx::error_kind::limit ? 2 : 1;
 }
@@ -109,7 +135,7 @@ int run_pack(const std::vector<std::string>& args) {
     static const std::vector<std::string> with_value = {
         "--payload-ref", "--output-prefix", "--job-id", "--embedding-mode", "--embedding-provider",
         "--embedding-model", "--created-at", "--staging-root", "--max-payload-bytes", "--embedding-device",
-        "--embedding-max-batch-tokens"};
+        "--embedding-max-batch-tokens", "--ollama-host"};
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         if (a == "--zstd") { o.writer.zstd_payloads = true; continue; }
@@ -153,10 +179,10 @@ int run_pack(const std::vector<std::string>& args) {
             mvx::throw_argument("--max-payload-bytes needs a byte count");
         }
     }
-    // The native engine is opened only when the payload asks for vectors
-    // (options.semanticEnabled); other providers arrive with issue 4, so a
-    // semantic export through them fails with EMBEDDER_NOT_CONFIGURED.
+    // Embedders are made only when the payload asks for vectors
+    // (options.semanticEnabled): a lexical export needs no model and no key.
     lazy_native native;
+    lazy_provider provider;
     if (o.embedding_provider == "native") {
         native.options.model_dir = o.embedding_model;
         native.options.device = val.count("--embedding-device") ? val["--embedding-device"] : env_or("MEMVID_EMBED_DEVICE", "auto");
@@ -168,6 +194,16 @@ int run_pack(const std::vector<std::string>& args) {
             mvx::throw_argument("--embedding-max-batch-tokens needs a token count, got \"" + budget + "\"");
         }
         o.embedder = &native;
+    } else {
+        if (mvx::embedding::provider_config::normalize_provider(o.embedding_provider).empty())
+            throw mvx::error(mvx::error_kind::invalid_input, "EMBEDDER_NOT_CONFIGURED",
+                             "Unsupported MEMVID_EMBED_PROVIDER `" + o.embedding_provider +
+                                 "`. Supported: nvidia, openai, voyage/voyageai, ollama/local, native.");
+        provider.mode = o.embedding_mode;
+        provider.provider = o.embedding_provider;
+        provider.model = o.embedding_model;
+        provider.ollama_host = val.count("--ollama-host") ? val["--ollama-host"] : "";
+        o.embedder = &provider;
     }
     const auto result = mvx::pack::run(o);
     std::cout << result.to_json() << std::endl;

@@ -271,8 +271,9 @@ pack_result run(const pack_options& opts) {
     std::vector<float> vectors;
     embedding::identity ident;
     if (opts.embedder && req.options.semantic_enabled) {
+        // External providers learn the dimension from their first answer.
         ident = opts.embedder->id();
-        vectors.reserve(total * ident.dimension);
+        if (ident.dimension) vectors.reserve(total * ident.dimension);
         const std::size_t batch = std::max<std::size_t>(1, opts.embedder->batch_size());
         std::vector<std::string> texts;
         for (std::size_t i = 0; i < total; i += batch) {
@@ -284,6 +285,11 @@ pack_result run(const pack_options& opts) {
             timer tm{res.embed_ms};
             const std::size_t before = vectors.size();
             opts.embedder->embed(texts, vectors);
+            if (i == 0) {
+                ident = opts.embedder->id();
+                if (ident.dimension == 0)
+                    throw error(error_kind::internal, "EMBEDDING_FAILED", "the embedder reported no vector dimension");
+            }
             if (vectors.size() - before != texts.size() * ident.dimension)
                 throw error(error_kind::internal, "EMBEDDING_FAILED",
                             "the embedder returned " + std::to_string(vectors.size() - before) + " floats for " +

@@ -198,7 +198,7 @@ TEST_CASE("worker CLI: bad input gives its error and leaves no capsule or sideca
         {"base name path", with([](json::value& v) { v.at("source").as_object()["baseName"] = "../evil"; }),
          "INVALID_PAYLOAD", "source.baseName", {}},
         {"semantic without embedder", with([](json::value& v) { v.at("options").as_object()["semanticEnabled"] = true; }),
-         "EMBEDDER_NOT_CONFIGURED", "no embedder is configured", {}},
+         "EMBEDDER_NOT_CONFIGURED", "provider=nvidia requires NVIDIA_API_KEY", {}},
         {"job id escape", good, "INVALID_ARGUMENT", "job id \"../x\" is invalid", {"--job-id", "../x"}},
     };
     for (const auto& c : cases) {

@@ -1,0 +1,71 @@
+// A small HTTP/1.1 client on Boost.Beast for calls to external services
+// (embedding providers, later Runpod and presigned uploads): http:// and
+// https:// (OpenSSL, peer verification against the system CA store — OpenSSL's
+// default paths, so SSL_CERT_FILE / SSL_CERT_DIR apply — host name checked, SNI
+// set), keep-alive reuse of one connection per client, connect and whole-request
+// timeouts, no proxy. One client is used by one thread at a time.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mvx::http {
+
+struct url {
+    std::string scheme;  // "http" | "https"
+    std::string host;
+    std::string port;    // "80" / "443" when absent
+    std::string target;  // path + query, at least "/"
+    std::string origin() const { return scheme + "://" + host + ":" + port; }
+};
+
+// Parses http(s)://host[:port][/path][?query]; throws mvx::error naming `what`.
+url parse_url(const std::string& text, const std::string& what);
+
+struct response {
+    int status = 0;
+    std::string body;
+    std::map<std::string, std::string> headers;  // lower-case names
+    std::string header(const std::string& lower_name) const;
+};
+
+enum class failure { none, connect, timeout, reset, tls, protocol };
+
+// A transport failure (no HTTP status): connect refused/unreachable, timeout,
+// connection reset or closed, TLS handshake/verification, malformed response.
+struct transport_error {
+    failure kind = failure::none;
+    std::string message;
+};
+
+struct request {
+    std::string method = "POST";
+    url target;
+    std::vector<std::pair<std::string, std::string>> headers;  // values may be secrets: never logged
+    std::string body;
+    std::chrono::milliseconds connect_timeout{10000};
+    std::chrono::milliseconds timeout{60000};  // for the whole exchange after connecting
+};
+
+class client {
+public:
+    client();
+    ~client();
+    client(const client&) = delete;
+    client& operator=(const client&) = delete;
+
+    // Returns false and fills err on a transport failure; true with the
+    // response otherwise (any status). Reuses the open connection when the
+    // origin matches and the server kept it alive.
+    bool send(const request& req, response& out, transport_error& err);
+    void close();
+
+private:
+    struct impl;
+    std::unique_ptr<impl> p_;
+};
+
+}  // namespace mvx::http
