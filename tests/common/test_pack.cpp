@@ -3,6 +3,7 @@
 #include "common/mv2/reader.hpp"
 #include "common/pack/pack.hpp"
 #include "common/sidecar/sidecar.hpp"
+#include "fake_http_server.hpp"
 #include "test_helpers.hpp"
 
 #include <catch2/catch.hpp>
@@ -310,4 +311,39 @@ TEST_CASE("pack with an embedder: every frame gets its vector and the identity k
         CHECK(has("memvid.embedding.dimension", "8"));
         CHECK(has("semantic", "true"));
     }
+}
+
+TEST_CASE("worker CLI: a semantic export through an external provider (env configured)", "[pack][providers]") {
+    test::temp_dir dir;
+    auto v = test::sample_payload();
+    v.at("options").as_object()["semanticEnabled"] = true;
+    const auto payload = dir.write("p.json", test::to_text(v));
+    test::fake_http_server server([](const test::fake_request& r, std::size_t) {
+        auto body = boost::json::parse(r.body).as_object();
+        boost::json::array data;
+        for (const auto& t : body.at("input").as_array()) {
+            boost::json::object item;
+            item["embedding"] = boost::json::value_from(test::fake_vector(std::string(t.as_string()), 6));
+            data.push_back(std::move(item));
+        }
+        boost::json::object o;
+        o["data"] = std::move(data);
+        return test::reply(r.header("Authorization") == "Bearer sk-cli-test" ? 200 : 401, boost::json::serialize(o));
+    });
+    ::setenv("OPENAI_API_KEY", "sk-cli-test", 1);
+    ::setenv("OPENAI_EMBED_BASE_URL", (server.base_url() + "/v1/").c_str(), 1);
+    auto r = run_worker({"pack", "--payload-ref", payload.string(), "--output-prefix", (dir.path / "out").string(),
+                         "--embedding-mode", "external_api", "--embedding-provider", "openai", "--embedding-model",
+                         "text-embedding-3-small"});
+    ::unsetenv("OPENAI_API_KEY");
+    ::unsetenv("OPENAI_EMBED_BASE_URL");
+    REQUIRE(r.code == 0);
+    auto res = boost::json::parse(r.out).as_object();
+    CHECK(res.at("vectors") == res.at("frames"));
+    CHECK(res.at("embedding").at("provider") == "openai");
+    CHECK(res.at("embedding").at("model") == "text-embedding-3-small");
+    CHECK(res.at("embedding").at("dimension") == 6);
+    CHECK(r.out.find("sk-cli-test") == std::string::npos);
+    mv2::capsule_reader cap(std::string(res.at("artifactPath").as_string()));
+    for (std::size_t i = 0; i < cap.info().frames.size(); ++i) CHECK(cap.vector(i) == test::fake_vector(cap.text(i), 6));
 }
