@@ -12,11 +12,14 @@
 #include "common/embedding/engine.hpp"
 #include "common/embedding/providers.hpp"
 #include "common/pack/pack.hpp"
+#include "worker/runpod.hpp"
 
 #include <cmath>
 #include <csignal>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -26,6 +29,9 @@ namespace {
 constexpr const char* kUsage = R"(memvid-export-worker — GitNexus export -> memvid .mv2 capsule + SQLite sidecar
 
 Usage:
+  memvid-export-worker                      Runpod queue worker when RUNPOD_WEBHOOK_GET_JOB is set
+                                            (else runs ./test_input.json if present)
+  memvid-export-worker --test_input '<json>'  one Runpod job offline: {"input": {job_id, payload_ref, ...}}
   memvid-export-worker pack --payload-ref <path|file://URL> --output-prefix <dir|file://URL> [options]
   memvid-export-worker runpod-execute <same flags as pack>
   memvid-export-worker inspect <capsule.mv2> [--frames N]
@@ -260,6 +266,26 @@ int main(int argc, char** argv) {
     // A file size limit must surface as EFBIG from write(), not kill the process.
     std::signal(SIGXFSZ, SIG_IGN);
     std::vector<std::string> args(argv + 1, argv + argc);
+    // Runpod modes, as the official SDK decides them: --test_input runs one job
+    // offline; RUNPOD_WEBHOOK_GET_JOB means production; else ./test_input.json.
+    if (!args.empty() && (args[0] == "--test_input" || args[0].rfind("--test_input=", 0) == 0)) {
+        std::string text = args[0] == "--test_input" ? (args.size() > 1 ? args[1] : "") : args[0].substr(13);
+        return mvx::worker::run_test_input(text);
+    }
+    if (args.empty() || args[0] == "serve") {
+        const char* take = std::getenv("RUNPOD_WEBHOOK_GET_JOB");
+        if (take && *take) return mvx::worker::run_serverless();
+        std::ifstream local("test_input.json");
+        if (local) {
+            std::stringstream ss;
+            ss << local.rdbuf();
+            return mvx::worker::run_test_input(ss.str());
+        }
+        if (!args.empty()) {
+            std::cerr << "serve: RUNPOD_WEBHOOK_GET_JOB is not set and there is no ./test_input.json" << std::endl;
+            return 1;
+        }
+    }
     if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
         std::cout << kUsage;
         return args.empty() ? 2 : 0;

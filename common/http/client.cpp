@@ -1,6 +1,7 @@
 #include "common/http/client.hpp"
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -215,6 +216,14 @@ client::client() : p_(std::make_unique<impl>()) {}
 client::~client() = default;
 
 void client::close() { p_->reset(); }
+
+void client::interrupt() {
+    asio::post(p_->ioc, [this] {
+        beast::error_code ec;
+        if (p_->secure) beast::get_lowest_layer(*p_->secure).socket().cancel(ec);
+        if (p_->plain) p_->plain->socket().cancel(ec);
+    });
+}
 
 bool client::send(const request& req, response& out, transport_error& err) {
     // A kept-alive connection may have been closed by the server meanwhile:

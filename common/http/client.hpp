@@ -62,6 +62,9 @@ public:
     // origin matches and the server kept it alive.
     bool send(const request& req, response& out, transport_error& err);
     void close();
+    // From another thread: the exchange in progress (or the next one) ends
+    // with a `reset` failure. For shutting down a long poll.
+    void interrupt();
 
 private:
     struct impl;

@@ -240,8 +240,17 @@ pack_result run(const pack_options& opts) {
     const auto payload_path = resolve_ref(opts.payload_ref, "payload ref", opts.confine_root, true);
     const auto out_dir = resolve_ref(opts.output_prefix, "output prefix", opts.confine_root, false);
 
+    const auto check_cancel = [&] {
+        if (opts.cancel && opts.cancel->load()) throw error(error_kind::internal, "JOB_CANCELED", "the job was canceled");
+    };
+    const auto progress = [&](const char* stage, double pct) {
+        if (opts.on_progress) opts.on_progress(stage, pct);
+    };
+    check_cancel();
+    progress("transform", 2);
     auto t = clock_type::now();
     const contract::export_request req = load_payload(payload_path, opts.limits);
+    check_cancel();
     res.parse_ms = ms_since(t);
     res.payload_bytes = req.payload_bytes;
     res.repaired_chars = req.repaired_file_content_chars;
@@ -277,6 +286,8 @@ pack_result run(const pack_options& opts) {
         const std::size_t batch = std::max<std::size_t>(1, opts.embedder->batch_size());
         std::vector<std::string> texts;
         for (std::size_t i = 0; i < total; i += batch) {
+            check_cancel();
+            progress("frame_prep", 5.0 + 60.0 * double(i) / double(total));
             texts.clear();
             {
                 timer tm{res.transform_ms};
@@ -343,7 +354,10 @@ pack_result run(const pack_options& opts) {
         }
     } join_on_exit{queue, side_thread};
 
+    progress("write_capsule", 65);
     for (std::size_t i = 0; i < total; ++i) {
+        if (i % 256 == 0) check_cancel();
+        if (i && i % 8192 == 0) progress("write_capsule", 65.0 + 25.0 * double(i) / double(total));
         transform::frame_document doc;
         {
             timer tm{res.transform_ms};
@@ -407,6 +421,8 @@ pack_result run(const pack_options& opts) {
         res.sidecar_reason = "disabled by --no-sidecar";
     }
     try {
+        check_cancel();
+        progress("finalize", 95);
         timer tm{res.write_ms};
         writer.publish();
     } catch (...) {

@@ -5,6 +5,7 @@
 #include "common/embedding/embedder.hpp"
 #include "common/mv2/writer.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -33,6 +34,12 @@ struct pack_options {
     mv2::writer_options writer = default_writer_options();
     embedding::embedder* embedder = nullptr;  // required when options.semanticEnabled
     bool sidecar = true;
+    // Set from another thread to stop the pack at its next checkpoint (between
+    // stages, embedding batches and every few hundred frames): throws
+    // mvx::error with code JOB_CANCELED and leaves no files behind.
+    const std::atomic<bool>* cancel = nullptr;
+    // Called from the packing thread at stage boundaries: stage name, percent.
+    std::function<void(const std::string& stage, double percent)> on_progress;
 };
 
 struct pack_result {

@@ -127,10 +127,12 @@ private:
         namespace http = boost::beast::http;
         boost::beast::flat_buffer buf;
         for (;;) {
-            http::request<http::string_body> req;
+            http::request_parser<http::string_body> parser;
+            parser.body_limit(std::uint64_t(1) << 30);  // uploads of whole capsules
             boost::system::error_code ec;
-            http::read(sock, buf, req, ec);
+            http::read(sock, buf, parser, ec);
             if (ec) return;
+            auto req = parser.release();
             fake_request fr;
             fr.method = std::string(req.method_string());
             fr.target = std::string(req.target());
