@@ -66,17 +66,21 @@ std::string response::header(const std::string& lower_name) const {
 
 struct client::impl {
     asio::io_context ioc;
-    ssl::context tls{ssl::context::tls_client};
+    std::optional<ssl::context> tls;  // made on the first https connection (loading the CA store costs ~20 ms)
     std::optional<beast::tcp_stream> plain;
     std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
     std::string origin;  // of the open connection
     beast::flat_buffer buffer;
 
-    impl() {
-        tls.set_default_verify_paths();
-        tls.set_verify_mode(ssl::verify_peer);
-        tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                        ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    ssl::context& tls_context() {
+        if (!tls) {
+            tls.emplace(ssl::context::tls_client);
+            tls->set_default_verify_paths();
+            tls->set_verify_mode(ssl::verify_peer);
+            tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                             ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+        }
+        return *tls;
     }
 
     beast::tcp_stream& lowest() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
@@ -119,7 +123,7 @@ struct client::impl {
             return false;
         }
         if (req.target.scheme == "https") {
-            secure.emplace(ioc, tls);
+            secure.emplace(ioc, tls_context());
             if (!SSL_set_tlsext_host_name(secure->native_handle(), req.target.host.c_str())) {
                 err = {failure::tls, "cannot set TLS server name for " + req.target.host};
                 return false;
