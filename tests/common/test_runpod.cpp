@@ -381,3 +381,14 @@ TEST_CASE("runpod worker: local modes (--test_input, ./test_input.json) and bad 
     CHECK(code == 1);
     CHECK(json::parse(out).at("error") == "Missing required input field: payload_ref");
 }
+
+TEST_CASE("runpod worker: a model that fails to warm up stops the worker before any take", "[runpod]") {
+    test::temp_dir staging;
+    job_service svc;
+    test::fake_http_server server([&](const test::fake_request& r, std::size_t) { return svc.handle(r); });
+    const pid_t pid = spawn_worker(server.base_url(), staging.path,
+                                   {"MEMVID_EMBED_PROVIDER=native", "MEMVID_EMBED_MODEL_DIR=/nonexistent/model"});
+    CHECK(wait_exit(pid, 30s) == 1);
+    std::lock_guard<std::mutex> lock(svc.mu);
+    CHECK(svc.takes.empty());
+}
