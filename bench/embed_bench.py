@@ -24,7 +24,6 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "../tests/oracle"))
 import embed_common as ec  # noqa: E402
-import make_onnx  # noqa: E402
 
 
 def ours(model_dir, texts_path, threads, repeat):
@@ -93,6 +92,7 @@ np.save(sys.argv[3], vecs)
 print(json.dumps({{"tokens": ntok, "bestMs": best * 1000, "tokensPerSec": ntok / best, "loadMs": load_ms,
                   "rssAfterLoadMB": rss_load, "peakRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
+    import make_onnx  # needs onnx, installed by main() when missing
     with tempfile.TemporaryDirectory() as d:
         onnx_path = os.path.join(d, "model.onnx")
         make_onnx.build(model_dir, onnx_path)
@@ -120,6 +120,10 @@ def hf_tokenizer_mbps(model_dir, texts):
 
 
 def main():
+    try:  # the CPU speed peer; not needed by the tests, so installed here
+        import onnx, onnxruntime  # noqa: F401
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "onnxruntime==1.32.0", "onnx==1.23.2"], check=True)
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--texts", type=int, default=300)

@@ -3,7 +3,7 @@
 #   1. the suite (Catch2 unit tests + memvid-sdk oracle tests + embedding oracles) on a
 #      Release build (with the CUDA kernels compiled when nvcc is present),
 #   2. the same suite on an ASan + UBSan build (MVX_SANITIZE),
-#   3. each libFuzzer target briefly (MVX_FUZZ_SECONDS, default 20; 0 skips).
+#   3. each libFuzzer target briefly (MVX_FUZZ_SECONDS, default 12; 0 skips).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -33,12 +33,12 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktra
 run_suite build-asan sanitizers
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
-fuzz_seconds="${MVX_FUZZ_SECONDS:-20}"
+fuzz_seconds="${MVX_FUZZ_SECONDS:-12}"
 if [ "$fuzz_seconds" != 0 ]; then
   echo "== libFuzzer targets, ${fuzz_seconds}s each"
   cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
         -DMVX_FUZZ=ON -DMVX_BUILD_TESTS=OFF -DMVX_BUILD_BENCH=OFF -DMVX_CUDA=OFF >/dev/null
-  cmake --build build-fuzz -j"$jobs"
+  cmake --build build-fuzz -j"$jobs" --target fuzz_payload fuzz_roundtrip fuzz_reader fuzz_tokenizer fuzz_safetensors
   ./scripts/fuzz.sh "$fuzz_seconds"
   summary+=("fuzz: 5 targets ran ${fuzz_seconds}s each without a crash")
 fi
