@@ -2,7 +2,9 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <fstream>
 #include <set>
+#include <sstream>
 
 #include "common/core/error.hpp"
 
@@ -134,16 +136,6 @@ private:
         }
         return u;
     }
-    static void put_utf8(std::string& out, unsigned cp) {
-        if (cp < 0x80) out += char(cp);
-        else if (cp < 0x800) { out += char(0xC0 | (cp >> 6)); out += char(0x80 | (cp & 0x3F)); }
-        else if (cp < 0x10000) {
-            out += char(0xE0 | (cp >> 12)); out += char(0x80 | ((cp >> 6) & 0x3F)); out += char(0x80 | (cp & 0x3F));
-        } else {
-            out += char(0xF0 | (cp >> 18)); out += char(0x80 | ((cp >> 12) & 0x3F));
-            out += char(0x80 | ((cp >> 6) & 0x3F)); out += char(0x80 | (cp & 0x3F));
-        }
-    }
     std::string parse_string() {
         ++i_;  // opening quote
         std::string out;
@@ -175,7 +167,7 @@ private:
                     } else if (cp >= 0xD800 && cp < 0xE000) {
                         cp = 0xFFFD;
                     }
-                    put_utf8(out, cp);
+                    append_utf8(out, cp);
                     break;
                 }
                 default: fail(std::string("bad escape \\") + e);
@@ -188,6 +180,25 @@ private:
     bool reject_dup_;
     std::size_t i_ = 0;
 };
+
+void append_utf8(std::string& out, char32_t cp) {
+    if (cp < 0x80) out += char(cp);
+    else if (cp < 0x800) { out += char(0xC0 | (cp >> 6)); out += char(0x80 | (cp & 0x3F)); }
+    else if (cp < 0x10000) {
+        out += char(0xE0 | (cp >> 12)); out += char(0x80 | ((cp >> 6) & 0x3F)); out += char(0x80 | (cp & 0x3F));
+    } else {
+        out += char(0xF0 | (cp >> 18)); out += char(0x80 | ((cp >> 12) & 0x3F));
+        out += char(0x80 | ((cp >> 6) & 0x3F)); out += char(0x80 | (cp & 0x3F));
+    }
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw error(error_kind::io, "INVALID_MODEL", "cannot read " + path);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
 
 value parse(std::string_view text, const std::string& what, bool reject_duplicates) {
     return parser(text, what, reject_duplicates).run();

@@ -53,4 +53,8 @@ private:
 // Duplicate object keys are an error when reject_duplicates is set.
 value parse(std::string_view text, const std::string& what, bool reject_duplicates = false);
 
+// Helpers the engine's readers share.
+void append_utf8(std::string& out, char32_t cp);
+std::string read_file(const std::string& path);  // throws mvx::error (io) naming the path
+
 }  // namespace mvx::embedding::json

@@ -22,14 +22,6 @@ bool exists(const std::string& p) {
     return ::stat(p.c_str(), &st) == 0;
 }
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw error(error_kind::io, "INVALID_MODEL", "cannot read " + path);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 std::size_t get_size(const json::value& cfg, const char* key, const std::string& path, std::size_t dflt, bool required) {
     const json::value* v = cfg.find(key);
     if (!v || v->is_null()) {
@@ -97,7 +89,7 @@ std::unique_ptr<bert_model> bert_model::load(const std::string& folder_in) {
     // ---- config.json ----
     const std::string cfg_path = folder + "/config.json";
     if (!exists(cfg_path)) bad("model folder " + folder + " has no config.json");
-    json::value cfg = json::parse(slurp(cfg_path), cfg_path);
+    json::value cfg = json::parse(json::read_file(cfg_path), cfg_path);
     if (!cfg.is_object()) bad(cfg_path + ": not a JSON object");
     std::string model_type;
     if (const auto* v = cfg.find("model_type"); v && v->is_string()) model_type = v->as_string();
@@ -145,7 +137,7 @@ std::unique_ptr<bert_model> bert_model::load(const std::string& folder_in) {
     bool have_modules = false;
     if (exists(folder + "/modules.json")) {
         const std::string mp = folder + "/modules.json";
-        json::value mods = json::parse(slurp(mp), mp);
+        json::value mods = json::parse(json::read_file(mp), mp);
         if (!mods.is_array()) bad(mp + ": expected an array of modules");
         have_modules = true;
         m->normalize_ = false;
@@ -159,7 +151,7 @@ std::unique_ptr<bert_model> bert_model::load(const std::string& folder_in) {
                 pooled = true;
                 std::string pc = folder + "/" + (path && path->is_string() ? path->as_string() : "1_Pooling") + "/config.json";
                 if (exists(pc)) {
-                    json::value p = json::parse(slurp(pc), pc);
+                    json::value p = json::parse(json::read_file(pc), pc);
                     auto flag = [&](const char* k) {
                         const json::value* v = p.find(k);
                         return v && v->is_bool() && v->as_bool();
@@ -187,7 +179,7 @@ std::unique_ptr<bert_model> bert_model::load(const std::string& folder_in) {
     m->max_length_ = std::min<std::size_t>(c.max_positions, 512);
     if (exists(folder + "/sentence_bert_config.json")) {
         const std::string sp = folder + "/sentence_bert_config.json";
-        json::value s = json::parse(slurp(sp), sp);
+        json::value s = json::parse(json::read_file(sp), sp);
         if (const auto* v = s.find("max_seq_length"); v && v->is_number() && v->as_number() >= 2)
             m->max_length_ = std::min<std::size_t>(static_cast<std::size_t>(v->as_number()), c.max_positions);
     } else if (lname.find("minilm") != std::string::npos) {

@@ -19,14 +19,6 @@ constexpr unsigned char k_removed = 1, k_to_space = 2, k_punct = 4, k_ws_split =
     throw error(error_kind::invalid_input, "INVALID_MODEL", where + ": " + msg);
 }
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw error(error_kind::io, "INVALID_MODEL", "cannot read " + path);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 bool file_exists(const std::string& path) {
     struct stat st {};
     return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
@@ -90,17 +82,6 @@ char32_t next_cp(std::string_view s, std::size_t& i) {
     return cp;
 }
 
-void put_utf8(std::string& out, char32_t cp) {
-    if (cp < 0x80) out += char(cp);
-    else if (cp < 0x800) { out += char(0xC0 | (cp >> 6)); out += char(0x80 | (cp & 0x3F)); }
-    else if (cp < 0x10000) {
-        out += char(0xE0 | (cp >> 12)); out += char(0x80 | ((cp >> 6) & 0x3F)); out += char(0x80 | (cp & 0x3F));
-    } else {
-        out += char(0xF0 | (cp >> 18)); out += char(0x80 | ((cp >> 12) & 0x3F));
-        out += char(0x80 | ((cp >> 6) & 0x3F)); out += char(0x80 | (cp & 0x3F));
-    }
-}
-
 }  // namespace
 
 void wordpiece_tokenizer::finish_setup() {
@@ -150,7 +131,7 @@ wordpiece_tokenizer wordpiece_tokenizer::from_folder(const std::string& folder) 
     if (file_exists(folder + "/vocab.txt")) {
         tokenizer_options o;
         if (file_exists(folder + "/tokenizer_config.json")) {
-            auto cfg = json::parse(read_file(folder + "/tokenizer_config.json"), folder + "/tokenizer_config.json");
+            auto cfg = json::parse(json::read_file(folder + "/tokenizer_config.json"), folder + "/tokenizer_config.json");
             if (const auto* v = cfg.find("do_lower_case"); v && v->is_bool()) o.lowercase = v->as_bool();
             o.strip_accents = o.lowercase;
             if (const auto* v = cfg.find("strip_accents"); v && v->is_bool()) o.strip_accents = v->as_bool();
@@ -166,7 +147,7 @@ wordpiece_tokenizer wordpiece_tokenizer::from_folder(const std::string& folder) 
 wordpiece_tokenizer wordpiece_tokenizer::from_vocab_txt(const std::string& path, tokenizer_options opts) {
     wordpiece_tokenizer t;
     t.opts_ = opts;
-    std::string text = read_file(path);
+    std::string text = json::read_file(path);
     std::size_t at = 0;
     while (at < text.size()) {
         std::size_t nl = text.find('\n', at);
@@ -182,7 +163,7 @@ wordpiece_tokenizer wordpiece_tokenizer::from_vocab_txt(const std::string& path,
 }
 
 wordpiece_tokenizer wordpiece_tokenizer::from_tokenizer_json(const std::string& path) {
-    json::value doc = json::parse(read_file(path), path);
+    json::value doc = json::parse(json::read_file(path), path);
     if (!doc.is_object()) bad(path, "not a JSON object");
     wordpiece_tokenizer t;
     const json::value* model = doc.find("model");
@@ -307,12 +288,12 @@ void wordpiece_tokenizer::normalize_and_split(std::string_view text, std::vector
         if (f & k_ws_split) { flush(); return; }
         if (f & k_punct) {
             flush();
-            put_utf8(word, c);
+            json::append_utf8(word, c);
             word_chars = 1;
             flush();
             return;
         }
-        put_utf8(word, c);
+        json::append_utf8(word, c);
         ++word_chars;
     };
     std::size_t i = 0;
