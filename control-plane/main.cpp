@@ -1,53 +1,146 @@
 // memvid-export-api: the /v1/exports control plane (Boost.Beast).
 //
-// This build carries the shared contract and packing library; the HTTP
-// server, job store and queue backends are the control-plane issue. Until
-// then the binary offers `validate`, which checks a POST /v1/exports body
-// with the same parser the API will use.
+//   memvid-export-api              serve (configured by the environment, export-api spec A13)
+//   memvid-export-api worker-env   print the variables a memvid-export-worker needs for this server's local queue
+//   memvid-export-api validate F   check an export request body with the same parser the API uses
 #include "common/core/error.hpp"
 #include "common/core/json_out.hpp"
 #include "common/pack/pack.hpp"
+#include "control-plane/config.hpp"
+#include "control-plane/jobs.hpp"
+#include "control-plane/metrics.hpp"
+#include "control-plane/runpod_backend.hpp"
+#include "control-plane/server.hpp"
 
+#include <boost/json/serialize.hpp>
+
+#include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
 
+namespace {
+
+constexpr const char* k_usage =
+    "memvid-export-api 0.1.0 - the GitNexus -> memvid export control plane\n\n"
+    "Usage:\n"
+    "  memvid-export-api [serve]        serve /v1/exports (configuration from the environment; see .env.example)\n"
+    "  memvid-export-api worker-env     print the environment a memvid-export-worker needs to take jobs\n"
+    "                                   from this server's local queue (MEMVID_EXPORT_BACKEND_MODE=local_queue)\n"
+    "  memvid-export-api validate <payload.json|payload.json.zst>\n"
+    "                                   check an export request body; prints its counts or the error with its JSON path\n"
+    "  memvid-export-api --version\n";
+
+void log_json(const char* level, const std::string& msg) {
+    boost::json::object o{{"ts", mvx::cp::rfc3339(mvx::cp::now_ms())}, {"level", level}, {"msg", msg}};
+    std::cerr << boost::json::serialize(o) << std::endl;
+}
+
+int print_error(const mvx::error& e) {
+    namespace J = mvx::json_out;
+    J::object inner;
+    inner.str("code", e.code()).str("message", e.what());
+    J::object o;
+    o.raw("error", inner.str());
+    std::cerr << o.str() << std::endl;
+    return 2;
+}
+
+int validate(const std::string& path) {
+    namespace J = mvx::json_out;
+    const auto req = mvx::pack::load_payload(path, {});
+    J::object o;
+    o.raw("valid", "true")
+        .raw("nodes", J::u64(req.nodes.size()))
+        .raw("relationships", J::u64(req.relationships.size()))
+        .raw("files", J::u64(req.file_contents.size()))
+        .raw("payloadBytes", J::u64(req.payload_bytes))
+        .raw("repairedFileContentChars", J::u64(req.repaired_file_content_chars));
+    std::cout << o.str() << std::endl;
+    return 0;
+}
+
+mvx::cp::config load(std::vector<std::string>& warnings) {
+    return mvx::cp::load_config([](const char* n) { return std::getenv(n); }, warnings);
+}
+
+int worker_env() {
+    std::vector<std::string> warnings;
+    auto cfg = load(warnings);
+    if (cfg.backend != mvx::cp::backend_mode::local_queue)
+        throw mvx::error(mvx::error_kind::invalid_input, "INVALID_CONFIG",
+                         "worker-env is for MEMVID_EXPORT_BACKEND_MODE=local_queue; in runpod_queue mode the Runpod endpoint "
+                         "gives workers their variables");
+    const std::string v2 = cfg.public_url + "/v2/" + cfg.local_endpoint_id;
+    std::cout << "# memvid-export-worker environment for " << cfg.public_url << " (local queue)\n"
+              << "RUNPOD_WEBHOOK_GET_JOB='" << v2 << "/job-take/$ID'\n"
+              << "RUNPOD_WEBHOOK_POST_OUTPUT='" << v2 << "/job-done/$RUNPOD_POD_ID/$ID'\n"
+              << "RUNPOD_WEBHOOK_PING='" << v2 << "/ping/$RUNPOD_POD_ID'\n"
+              << "RUNPOD_AI_API_KEY='" << cfg.worker_key << "'\n"
+              << "RUNPOD_PING_INTERVAL=" << std::max<std::int64_t>(1000, cfg.lease_seconds * 1000 / 3) << "\n"
+              << "# The worker reads payloads and writes capsules under the staging root: mount it at the same path.\n"
+              << "# MEMVID_EXPORT_STAGING_ROOT=" << cfg.staging_root << "\n";
+    return 0;
+}
+
+int serve() {
+    std::vector<std::string> warnings;
+    auto cfg = load(warnings);
+    for (const auto& w : warnings) log_json("WARN", w);
+    std::signal(SIGPIPE, SIG_IGN);
+    mvx::cp::metrics m;
+    mvx::cp::job_service jobs(cfg, m);
+    auto resume = jobs.open();
+    std::unique_ptr<mvx::cp::runpod_driver> runpod;
+    if (cfg.backend == mvx::cp::backend_mode::runpod_queue) runpod = std::make_unique<mvx::cp::runpod_driver>(jobs.cfg(), jobs, m);
+    mvx::cp::server srv(jobs.cfg(), jobs, runpod.get(), m);
+    const auto port = srv.bind();
+    for (const auto& id : resume) runpod->start(id);
+    log_json("INFO", "memvid-export-api listening on " + cfg.bind_host + ":" + std::to_string(port) + " (backend " +
+                         cfg.backend_name() + ", export root " + cfg.export_root + ", staging " + cfg.staging_root + ")");
+    // For scripts and tests that bind :0 — one machine-readable line on stdout.
+    std::cout << "{\"listening\":" << port << "}" << std::endl;
+    srv.run(true);
+    if (runpod) runpod->stop();
+    log_json("INFO", "memvid-export-api stopped");
+    return 0;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
-    if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-        std::cout << "memvid-export-api 0.1.0\n\nUsage:\n"
-                     "  memvid-export-api validate <payload.json|payload.json.zst>\n"
-                     "      check an export request body; prints its counts or the error with its JSON path\n"
-                     "\nThe HTTP server (/v1/exports) is not part of this build yet.\n";
-        return args.empty() ? 2 : 0;
-    }
-    if (args[0] == "--version") {
-        std::cout << "memvid-export-api 0.1.0" << std::endl;
-        return 0;
-    }
-    namespace J = mvx::json_out;
     try {
-        if (args[0] != "validate" || args.size() != 2)
-            mvx::throw_argument("usage: memvid-export-api validate <payload>");
-        const auto req = mvx::pack::load_payload(args[1], {});
-        J::object o;
-        o.raw("valid", "true")
-            .raw("nodes", J::u64(req.nodes.size()))
-            .raw("relationships", J::u64(req.relationships.size()))
-            .raw("files", J::u64(req.file_contents.size()))
-            .raw("payloadBytes", J::u64(req.payload_bytes))
-            .raw("repairedFileContentChars", J::u64(req.repaired_file_content_chars));
-        std::cout << o.str() << std::endl;
-        return 0;
-    } catch (const mvx::error& e) {
-        J::object inner;
-        inner.str("code", e.code()).str("message", e.what());
-        J::object o;
-        o.raw("error", inner.str());
-        std::cout << o.str() << std::endl;
+        if (args.empty() || args[0] == "serve") return serve();
+        if (args[0] == "--help" || args[0] == "-h") {
+            std::cout << k_usage;
+            return 0;
+        }
+        if (args[0] == "--version") {
+            std::cout << "memvid-export-api 0.1.0" << std::endl;
+            return 0;
+        }
+        if (args[0] == "worker-env" && args.size() == 1) return worker_env();
+        if (args[0] == "validate" && args.size() == 2) {
+            try {
+                return validate(args[1]);
+            } catch (const mvx::error& e) {
+                namespace J = mvx::json_out;
+                J::object inner;
+                inner.str("code", e.code()).str("message", e.what());
+                J::object o;
+                o.raw("error", inner.str());
+                std::cout << o.str() << std::endl;
+                return 2;
+            }
+        }
+        std::cerr << k_usage;
         return 2;
+    } catch (const mvx::error& e) {
+        return print_error(e);
     } catch (const std::exception& e) {
-        std::cout << "{\"error\":{\"code\":\"INTERNAL\",\"message\":" << J::string(e.what()) << "}}" << std::endl;
+        std::cerr << "{\"error\":{\"code\":\"INTERNAL\",\"message\":" << mvx::json_out::string(e.what()) << "}}" << std::endl;
         return 1;
     }
 }

@@ -1,0 +1,271 @@
+#include "control-plane/routing.hpp"
+
+#include "common/mv2/blake3.hpp"
+#include "control-plane/jobs.hpp"
+
+#include <openssl/crypto.h>
+
+#include <vector>
+
+namespace mvx::cp {
+namespace {
+
+bool id_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+}
+
+bool valid_token(std::string_view s) {
+    if (s.empty() || s.size() > 128 || s == "." || s == "..") return false;
+    for (char c : s)
+        if (!id_char(c)) return false;
+    return true;
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+}  // namespace
+
+route match_route(std::string_view method, std::string_view target, std::string_view endpoint_id) {
+    route r;
+    r.name = "other";
+    // origin-form only: "/path[?query]" (no absolute-form, no authority-form, no '*').
+    if (target.empty() || target.front() != '/') return r;
+    auto q = target.find('?');
+    std::string_view path = target.substr(0, q);
+    if (q != std::string_view::npos) r.query = std::string(target.substr(q + 1));
+    auto frag = r.query.find('#');
+    if (frag != std::string::npos) r.query.resize(frag);
+    std::vector<std::string_view> seg;
+    std::size_t i = 1;
+    while (i <= path.size()) {
+        auto j = path.find('/', i);
+        if (j == std::string_view::npos) j = path.size();
+        seg.push_back(path.substr(i, j - i));
+        i = j + 1;
+    }
+    if (!seg.empty() && seg.back().empty() && seg.size() > 1) seg.pop_back();  // one trailing slash
+    const bool options = method == "OPTIONS";
+    auto want = [&](std::initializer_list<std::string_view> methods, route_kind k, const char* name) {
+        r.name = name;
+        if (options) {
+            r.kind = route_kind::preflight;
+            return;
+        }
+        std::string allow;
+        for (auto m : methods) {
+            if (m == method) {
+                r.kind = k;
+                return;
+            }
+            allow += (allow.empty() ? "" : ", ") + std::string(m);
+        }
+        r.kind = route_kind::method_not_allowed;
+        r.allow = allow + ", OPTIONS";
+    };
+    const std::size_t n = seg.size();
+    if (n == 1 && seg[0] == "healthz") return want({"GET", "HEAD"}, route_kind::healthz, "healthz"), r;
+    if (n == 1 && seg[0] == "readyz") return want({"GET", "HEAD"}, route_kind::readyz, "readyz"), r;
+    if (n == 1 && seg[0] == "metrics") return want({"GET"}, route_kind::metrics, "metrics"), r;
+    if (n >= 1 && seg[0] == "v1") {
+        r.api = true;
+        if (n == 2 && seg[1] == "exports") return want({"POST"}, route_kind::create_export, "create"), r;
+        if (n >= 3 && seg[1] == "exports") {
+            r.job_id = std::string(seg[2]);
+            r.bad_id = !is_job_id(seg[2]);
+            if (n == 3) return want({"GET", "DELETE"}, method == "DELETE" ? route_kind::cancel_export : route_kind::export_status,
+                                    method == "DELETE" ? "cancel" : "status"), r;
+            if (n == 4 && seg[3] == "events") return want({"GET"}, route_kind::export_events, "events"), r;
+            if (n == 5 && seg[3] == "events" && seg[4] == "stream") return want({"GET"}, route_kind::export_stream, "stream"), r;
+            if (n == 4 && seg[3] == "download") return want({"GET", "HEAD"}, route_kind::download, "download"), r;
+        }
+        // Unknown /v1 paths still need the key (no probing without it), then 404.
+        r.bad_id = true;
+        r.kind = options ? route_kind::preflight : route_kind::not_found;
+        return r;
+    }
+    if (n >= 3 && seg[0] == "v2" && seg[1] == endpoint_id) {
+        r.worker = true;
+        if (n == 4 && seg[2] == "job-take" && valid_token(seg[3])) {
+            r.worker_id = std::string(seg[3]);
+            return want({"GET"}, route_kind::take, "job-take"), r;
+        }
+        if (n == 5 && seg[2] == "job-done" && valid_token(seg[3]) && valid_token(seg[4])) {
+            r.worker_id = std::string(seg[3]);
+            r.queue_job_id = std::string(seg[4]);
+            return want({"POST"}, route_kind::done, "job-done"), r;
+        }
+        if (n == 4 && seg[2] == "ping" && valid_token(seg[3])) {
+            r.worker_id = std::string(seg[3]);
+            return want({"GET"}, route_kind::ping, "ping"), r;
+        }
+        if (n == 4 && seg[2] == "job-stop" && valid_token(seg[3])) {
+            r.worker_id = std::string(seg[3]);
+            return want({"GET"}, route_kind::stop, "job-stop"), r;
+        }
+        r.kind = route_kind::not_found;
+        return r;
+    }
+    if (options) r.kind = route_kind::preflight;
+    return r;
+}
+
+std::optional<std::string> query_param(std::string_view query, std::string_view name, bool& bad) {
+    std::optional<std::string> found;
+    std::size_t i = 0;
+    while (i <= query.size()) {
+        auto j = query.find('&', i);
+        if (j == std::string_view::npos) j = query.size();
+        std::string_view part = query.substr(i, j - i);
+        i = j + 1;
+        if (part.empty()) continue;
+        auto eq = part.find('=');
+        std::string_view k = part.substr(0, eq), v = eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1);
+        auto decode = [&](std::string_view s, std::string& out) {
+            out.clear();
+            for (std::size_t x = 0; x < s.size(); ++x) {
+                if (s[x] == '%') {
+                    if (x + 2 >= s.size()) return false;
+                    int hi = hex_value(s[x + 1]), lo = hex_value(s[x + 2]);
+                    if (hi < 0 || lo < 0) return false;
+                    out += char(hi * 16 + lo);
+                    x += 2;
+                } else {
+                    out += s[x] == '+' ? ' ' : s[x];
+                }
+            }
+            return true;
+        };
+        std::string dk, dv;
+        if (!decode(k, dk) || !decode(v, dv)) {
+            bad = true;
+            return std::nullopt;
+        }
+        if (dk == name && !found) found = dv;
+    }
+    return found;
+}
+
+std::optional<std::uint64_t> parse_u64(std::string_view s) {
+    if (s.empty() || s.size() > 20) return std::nullopt;
+    std::uint64_t v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') return std::nullopt;
+        std::uint64_t d = std::uint64_t(c - '0');
+        if (v > (UINT64_MAX - d) / 10) return std::nullopt;
+        v = v * 10 + d;
+    }
+    return v;
+}
+
+std::optional<std::string> bearer_token(std::string_view header, std::string& why) {
+    if (header.empty()) {
+        why = "Missing Authorization header: send \"Authorization: Bearer <MEMVID_EXPORT_API_KEY>\"";
+        return std::nullopt;
+    }
+    for (char c : header)
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\t') {
+            why = "Invalid Authorization header";
+            return std::nullopt;
+        }
+    if (header.substr(0, 7) != "Bearer ") {
+        why = "Authorization must use the Bearer scheme: \"Authorization: Bearer <key>\"";
+        return std::nullopt;
+    }
+    std::string_view t = trim(header.substr(7));
+    if (t.empty()) {
+        why = "Invalid API key";
+        return std::nullopt;
+    }
+    return std::string(t);
+}
+
+std::string worker_token(std::string_view header) {
+    std::string_view t = trim(header);
+    if (t.substr(0, 7) == "Bearer ") t = trim(t.substr(7));
+    return std::string(t);
+}
+
+range_result parse_range(std::string_view h, std::uint64_t size, byte_range& out) {
+    h = trim(h);
+    if (h.substr(0, 6) != "bytes=") return range_result::whole;
+    h = trim(h.substr(6));
+    if (h.find(',') != std::string_view::npos) return range_result::whole;
+    auto dash = h.find('-');
+    if (dash == std::string_view::npos) return range_result::whole;
+    std::string_view a = trim(h.substr(0, dash)), b = trim(h.substr(dash + 1));
+    if (a.empty()) {  // suffix: last N bytes
+        auto n = parse_u64(b);
+        if (!n) return range_result::whole;
+        if (*n == 0 || size == 0) return range_result::unsatisfiable;
+        out.first = *n >= size ? 0 : size - *n;
+        out.last = size - 1;
+        return range_result::partial;
+    }
+    auto first = parse_u64(a);
+    if (!first) return range_result::whole;
+    std::optional<std::uint64_t> last;
+    if (!b.empty()) {
+        last = parse_u64(b);
+        if (!last || *last < *first) return range_result::whole;
+    }
+    if (*first >= size) return range_result::unsatisfiable;
+    out.first = *first;
+    out.last = last ? std::min(*last, size - 1) : size - 1;
+    return range_result::partial;
+}
+
+bool etag_matches(std::string_view header, std::string_view etag) {
+    header = trim(header);
+    if (header == "*") return true;
+    std::size_t i = 0;
+    while (i < header.size()) {
+        auto j = header.find(',', i);
+        if (j == std::string_view::npos) j = header.size();
+        std::string_view t = trim(header.substr(i, j - i));
+        if (t.substr(0, 2) == "W/") t.remove_prefix(2);  // weak comparison for If-None-Match
+        if (t == etag) return true;
+        i = j + 1;
+    }
+    return false;
+}
+
+bool valid_idempotency_key(std::string_view key) {
+    if (key.empty() || key.size() > 255) return false;
+    for (char c : key)
+        if (c < 0x21 || c > 0x7e) return false;
+    return true;
+}
+
+std::string content_disposition(std::string_view name) {
+    std::string ascii, enc;
+    static const char* hex = "0123456789ABCDEF";
+    for (unsigned char c : name) {
+        ascii += (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? char(c) : '_';
+        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')
+            enc += char(c);
+        else {
+            enc += '%';
+            enc += hex[c >> 4];
+            enc += hex[c & 15];
+        }
+    }
+    return "attachment; filename=\"" + ascii + "\"; filename*=UTF-8''" + enc;
+}
+
+bool secret_equals(std::string_view a, std::string_view b) {
+    auto da = mv2::blake3(a), db = mv2::blake3(b);
+    return CRYPTO_memcmp(da.data(), db.data(), da.size()) == 0;
+}
+
+}  // namespace mvx::cp

@@ -1,0 +1,81 @@
+// Request routing and the parsing of what a client controls (path, query,
+// headers): pure functions, no I/O, so the fuzzer drives them directly.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mvx::cp {
+
+enum class route_kind {
+    not_found,
+    method_not_allowed,
+    preflight,        // CORS OPTIONS
+    healthz,
+    readyz,
+    metrics,
+    create_export,
+    export_status,
+    cancel_export,
+    export_events,
+    export_stream,
+    download,
+    take,             // worker protocol (local queue)
+    done,
+    ping,
+    stop,
+};
+
+struct route {
+    route_kind kind = route_kind::not_found;
+    bool api = false;          // under /v1: bearer key, rate limit
+    bool worker = false;       // under /v2/{endpoint}: worker key
+    bool bad_id = false;       // /v1/exports/{x} where x is not a job id (404 after auth)
+    std::string job_id;        // /v1/exports/{id}
+    std::string worker_id;     // /v2/.../{worker}
+    std::string queue_job_id;  // /v2/.../job-done/{worker}/{job}
+    std::string query;         // raw query string (without '?')
+    std::string allow;         // for 405
+    std::string name;          // route label for metrics
+};
+
+// method: "GET", "POST", ...; target: the request-target as received.
+route match_route(std::string_view method, std::string_view target, std::string_view endpoint_id);
+
+// One query parameter, percent-decoded ('+' is a space); nullopt when absent.
+// Malformed escapes make the whole query invalid (returns nullopt, sets bad).
+std::optional<std::string> query_param(std::string_view query, std::string_view name, bool& bad);
+
+// A decimal u64 with no sign, spaces or overflow.
+std::optional<std::uint64_t> parse_u64(std::string_view s);
+
+// Authorization: "Bearer <token>" (scheme case-sensitive as the original);
+// returns the trimmed token or nullopt with the 401 message in why.
+std::optional<std::string> bearer_token(std::string_view header, std::string& why);
+
+// Worker key: the raw key as Runpod sends it, or "Bearer <key>".
+std::string worker_token(std::string_view header);
+
+struct byte_range {
+    std::uint64_t first = 0, last = 0;  // inclusive
+};
+enum class range_result { whole, partial, unsatisfiable };
+// A single "bytes=" range against a file of `size` bytes; several ranges or a
+// syntax error mean the whole file (RFC 9110 lets a server ignore Range).
+range_result parse_range(std::string_view header, std::uint64_t size, byte_range& out);
+
+// If-None-Match / If-Range against our strong ETag.
+bool etag_matches(std::string_view header, std::string_view etag);
+
+// An Idempotency-Key: 1..255 visible ASCII characters.
+bool valid_idempotency_key(std::string_view key);
+
+// attachment; filename="<ASCII fallback>"; filename*=UTF-8''<percent-encoded>
+std::string content_disposition(std::string_view file_name);
+
+// Constant-time equality of two secrets (compares digests).
+bool secret_equals(std::string_view a, std::string_view b);
+
+}  // namespace mvx::cp

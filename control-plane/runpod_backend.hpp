@@ -1,0 +1,49 @@
+// runpod_queue backend: each job is submitted to a Runpod queue endpoint as a
+// compact pointer job (the staged payload's file:// ref and the output prefix
+// on the shared volume), then polled until it ends. Every transient failure
+// (transport errors, timeouts, 429, 5xx) is retried with backoff; the job's
+// events carry a heartbeat at least every MEMVID_EXPORT_HEARTBEAT_SECONDS.
+#pragma once
+
+#include "control-plane/config.hpp"
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+namespace mvx::cp {
+
+class job_service;
+class metrics;
+
+class runpod_driver {
+public:
+    runpod_driver(const config& cfg, job_service& jobs, metrics& m);
+    ~runpod_driver();
+    runpod_driver(const runpod_driver&) = delete;
+    runpod_driver& operator=(const runpod_driver&) = delete;
+
+    // Drives a new job, or one found unfinished at start (re-attaches to its Runpod job).
+    void start(const std::string& job_id);
+    // The job changed (canceled): its loop looks at it now instead of at the next poll.
+    void wake(const std::string& job_id);
+    void stop();
+
+private:
+    void drive(const std::string& id);
+    bool sleep(const std::string& id, std::chrono::milliseconds d);  // false when stopping
+
+    const config& cfg_;
+    job_service& jobs_;
+    metrics& metrics_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::map<std::string, std::thread> threads_;
+    std::set<std::string> woken_;
+    bool stopping_ = false;
+};
+
+}  // namespace mvx::cp
