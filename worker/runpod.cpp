@@ -253,7 +253,8 @@ json::object run_job(worker_state& st, const job_input& in, const std::string& r
                 native = st.native.get();
             } else {
                 embedding::engine_options eo;
-                eo.model_dir = o.embedding_model;
+                // A job that names no model uses the worker's own (the image's baked folder).
+                eo.model_dir = o.embedding_model.empty() ? env("MEMVID_EMBED_MODEL_DIR", env("MEMVID_EMBED_MODEL")) : o.embedding_model;
                 eo.device = env("MEMVID_EMBED_DEVICE", "auto");
                 per_job_native = embedding::engine::open(eo);
                 native = per_job_native.get();
