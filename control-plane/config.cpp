@@ -1,4 +1,5 @@
 #include "control-plane/config.hpp"
+#include "control-plane/log.hpp"
 
 #include "common/core/error.hpp"
 
@@ -169,6 +170,10 @@ config load_config(const env_lookup& env, std::vector<std::string>& warnings) {
     c.ollama_host = r.get("OLLAMA_HOST");
     if (provider == "ollama" && c.ollama_host.empty())
         warnings.push_back("MEMVID_EMBED_PROVIDER=ollama without OLLAMA_HOST: semantic exports need the worker's OLLAMA_HOST");
+
+    std::string level = r.get("MEMVID_LOG", "info");
+    if (!parse_log_level(level, c.log))
+        bad("MEMVID_LOG=\"" + level + "\" is not a log level: set error, warn, info or debug");
 
     std::string host = c.bind_host == "0.0.0.0" || c.bind_host == "::" ? "127.0.0.1" : c.bind_host;
     if (host.find(':') != std::string::npos) host = "[" + host + "]";

@@ -3,6 +3,8 @@
 // which variable to set and how.
 #pragma once
 
+#include "control-plane/log.hpp"
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -28,6 +30,7 @@ struct config {
     std::string public_url;                 // what workers and worker-env use to reach us
     unsigned threads = 0;
     std::int64_t heartbeat_seconds = 5;
+    log_level log = log_level::info;   // MEMVID_LOG
 
     // local queue
     std::string local_endpoint_id = "local";

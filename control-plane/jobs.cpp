@@ -1,5 +1,6 @@
 #include "control-plane/jobs.hpp"
 #include "control-plane/json_text.hpp"
+#include "control-plane/log.hpp"
 
 #include "common/core/error.hpp"
 
@@ -19,20 +20,6 @@ namespace json = boost::json;
 
 namespace mvx::cp {
 
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string rfc3339(std::int64_t ms) {
-    std::time_t t = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char b[96];
-    std::snprintf(b, sizeof b, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                  tm.tm_min, tm.tm_sec, int(ms % 1000));
-    return b;
-}
-
 std::string new_uuid4() {
     unsigned char b[16];
     if (RAND_bytes(b, sizeof b) != 1) throw error(error_kind::internal, "INTERNAL", "no randomness for a job id (RAND_bytes failed)");
@@ -46,19 +33,6 @@ std::string new_uuid4() {
         s += hex[b[i] & 15];
     }
     return s;
-}
-
-bool is_job_id(std::string_view s) {
-    if (s.size() != 36) return false;
-    for (std::size_t i = 0; i < 36; ++i) {
-        char c = s[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-') return false;
-        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-            return false;
-        }
-    }
-    return true;
 }
 
 namespace {
@@ -102,14 +76,6 @@ std::string str_of(const json::object& o, const char* key) {
     return it != o.end() && it->value().is_string() ? std::string(it->value().as_string()) : std::string();
 }
 
-void log_line(const char* level, const std::string& msg, const std::string& job_id = "") {
-    json::object o;
-    o["ts"] = rfc3339(now_ms());
-    o["level"] = level;
-    o["msg"] = msg;
-    if (!job_id.empty()) o["jobId"] = job_id;
-    std::cerr << to_text(o) << std::endl;
-}
 
 json::object job_doc(const job& j) {
     json::object d;
@@ -296,7 +262,7 @@ std::vector<std::string> job_service::open() {
     }
     std::size_t active = 0;
     for (const auto& [id, j] : jobs_) active += !j->terminal();
-    log_line("INFO", "job store " + db_path.string() + ": " + std::to_string(jobs_.size()) + " jobs, " + std::to_string(active) +
+    log_line(log_level::info, "job store " + db_path.string() + ": " + std::to_string(jobs_.size()) + " jobs, " + std::to_string(active) +
                          " to continue (" + std::to_string(pending_.size()) + " queued, " + std::to_string(runpod_jobs.size()) +
                          " on Runpod)");
     return runpod_jobs;
@@ -305,7 +271,7 @@ std::vector<std::string> job_service::open() {
 void job_service::persist(const job& j) {
     stmt s(db_, "INSERT INTO jobs(id, created_ms, doc) VALUES(?, ?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc");
     s.text(1, j.id).i64(2, j.created_ms).text(3, to_text(job_doc(j)));
-    if (s.step() != SQLITE_DONE) log_line("ERROR", std::string("job store write failed: ") + sqlite3_errmsg(db_), j.id);
+    if (s.step() != SQLITE_DONE) log_line(log_level::error, std::string("job store write failed: ") + sqlite3_errmsg(db_), j.id);
 }
 
 void job_service::append(job& j, const std::string& type, const std::string& stage, double progress, double stage_progress,
@@ -346,7 +312,7 @@ void job_service::append(job& j, const std::string& type, const std::string& sta
     {
         stmt s(db_, "INSERT OR REPLACE INTO events(job_id, seq, type, doc) VALUES(?, ?, ?, ?)");
         s.text(1, j.id).i64(2, std::int64_t(e.seq)).text(3, type).text(4, e.json);
-        if (s.step() != SQLITE_DONE) log_line("ERROR", std::string("event write failed: ") + sqlite3_errmsg(db_), j.id);
+        if (s.step() != SQLITE_DONE) log_line(log_level::error, std::string("event write failed: ") + sqlite3_errmsg(db_), j.id);
     }
     persist(j);
     exec("COMMIT");
@@ -463,7 +429,7 @@ std::variant<admitted, api_error> job_service::admit(const std::string& job_id, 
     a["stageProgress"] = 0;
     a["message"] = "Queued for export";
     a["createdAt"] = rfc3339(ref.created_ms);
-    log_line("INFO", "export accepted: " + std::to_string(ref.nodes) + " nodes, " + std::to_string(ref.relationships) +
+    log_line(log_level::info, "export accepted: " + std::to_string(ref.nodes) + " nodes, " + std::to_string(ref.relationships) +
                          " relationships, " + std::to_string(body.bytes) + " bytes", job_id);
     return admitted{job_id, false, to_text(a)};
 }
@@ -491,7 +457,7 @@ std::variant<std::string, api_error> job_service::cancel(const std::string& id) 
         }
         append(j, "job_canceled", "canceled", 100, 100, "Export canceled", nullptr);
         metrics_.job_finished("canceled");
-        log_line("INFO", "export canceled", id);
+        log_line(log_level::info, "export canceled", id);
     }
     return status_json_locked(j);
 }
@@ -643,7 +609,7 @@ std::optional<std::string> job_service::take(const std::string& worker) {
         json::object o;
         o["id"] = queue_job_id(j);
         o["input"] = job_input_locked(id);
-        log_line("INFO", "taken by " + worker + " as " + queue_job_id(j), id);
+        log_line(log_level::info, "taken by " + worker + " as " + queue_job_id(j), id);
         return to_text(o);
     }
     return std::nullopt;
@@ -705,7 +671,7 @@ int job_service::job_done(const std::string& worker, const std::string& qid, con
     job& j = *it->second;
     if (j.terminal()) return 200;  // canceled meanwhile: the result is not wanted
     if (j.lease_worker != worker || queue_job_id(j) != qid) {
-        log_line("WARN", "job-done from " + worker + " for " + qid + " ignored: the lease is " + queue_job_id(j) + " on " + j.lease_worker, j.id);
+        log_line(log_level::warn, "job-done from " + worker + " for " + qid + " ignored: the lease is " + queue_job_id(j) + " on " + j.lease_worker, j.id);
         return 409;
     }
     j.lease_deadline_ms = now + cfg_.lease_seconds * 1000;
@@ -746,7 +712,7 @@ void job_service::finish_failed_locked(job& j, const std::string& message) {
     j.lease_worker.clear();
     append(j, "job_failed", "failed", 100, 100, message, json::object{{"error", message}});
     metrics_.job_finished("failed");
-    log_line("WARN", "export failed: " + message, j.id);
+    log_line(log_level::warn, "export failed: " + message, j.id);
 }
 
 fs::path job_service::within_staging(const std::string& ref, std::string& err) const {
@@ -836,7 +802,7 @@ void job_service::complete_locked(job& j, const json::value& output, const std::
     if (j.metadata.contains("runpodJobId")) meta["runpodJobId"] = j.metadata.at("runpodJobId");
     append(j, "job_completed", "download_ready", 100, 100, "Export ready for download", std::move(meta));
     metrics_.job_finished("completed");
-    log_line("INFO", "export completed: " + j.artifact_path + " (" + std::to_string(size) + " bytes)", j.id);
+    log_line(log_level::info, "export completed: " + j.artifact_path + " (" + std::to_string(size) + " bytes)", j.id);
 }
 
 void job_service::requeue_or_fail_locked(job& j, const std::string& why) {
@@ -852,7 +818,7 @@ void job_service::requeue_or_fail_locked(job& j, const std::string& why) {
            json::object{{"lostWorker", worker}, {"attempt", j.attempt}});
     pending_.push_front(j.id);
     wake_take_locked();
-    log_line("WARN", why + "; re-queued", j.id);
+    log_line(log_level::warn, why + "; re-queued", j.id);
 }
 
 // ---------------------------------------------------------------- runpod side
@@ -1000,12 +966,12 @@ void job_service::sweep_locked(std::int64_t now) {
             j.has_artifact = false;
             append(j, "job_expired", "expired", 100, 100, "Artifact expired and removed", nullptr);
             metrics_.job_finished("expired");
-            log_line("INFO", "expired: capsule, sidecar, payload and outputs removed", j.id);
+            log_line(log_level::info, "expired: capsule, sidecar, payload and outputs removed", j.id);
         } else if ((j.status == "failed" || j.status == "canceled") && !j.cleaned &&
                    j.updated_ms + cfg_.retention_seconds * 1000 <= now) {
             remove_files();
             persist(j);
-            log_line("INFO", "retention: staged payload and outputs removed", j.id);
+            log_line(log_level::info, "retention: staged payload and outputs removed", j.id);
         }
     }
 }

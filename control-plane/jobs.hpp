@@ -7,7 +7,9 @@
 #pragma once
 
 #include "control-plane/config.hpp"
+#include "control-plane/log.hpp"
 #include "control-plane/metrics.hpp"
+#include "control-plane/routing.hpp"
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
@@ -30,10 +32,7 @@ struct sqlite3;
 
 namespace mvx::cp {
 
-std::int64_t now_ms();
-std::string rfc3339(std::int64_t ms);
 std::string new_uuid4();
-bool is_job_id(std::string_view s);  // canonical lower-case UUID
 
 // Woken when something it waits for may have happened (an event, a job to take).
 struct waiter {

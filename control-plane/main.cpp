@@ -8,6 +8,7 @@
 #include "common/pack/pack.hpp"
 #include "control-plane/config.hpp"
 #include "control-plane/jobs.hpp"
+#include "control-plane/log.hpp"
 #include "control-plane/metrics.hpp"
 #include "control-plane/runpod_backend.hpp"
 #include "control-plane/server.hpp"
@@ -32,10 +33,6 @@ constexpr const char* k_usage =
     "                                   check an export request body; prints its counts or the error with its JSON path\n"
     "  memvid-export-api --version\n";
 
-void log_json(const char* level, const std::string& msg) {
-    boost::json::object o{{"ts", mvx::cp::rfc3339(mvx::cp::now_ms())}, {"level", level}, {"msg", msg}};
-    std::cerr << boost::json::serialize(o) << std::endl;
-}
 
 int print_error(const mvx::error& e) {
     namespace J = mvx::json_out;
@@ -87,7 +84,8 @@ int worker_env() {
 int serve() {
     std::vector<std::string> warnings;
     auto cfg = load(warnings);
-    for (const auto& w : warnings) log_json("WARN", w);
+    mvx::cp::set_log_level(cfg.log);
+    for (const auto& w : warnings) mvx::cp::log_line(mvx::cp::log_level::warn, w);
     std::signal(SIGPIPE, SIG_IGN);
     mvx::cp::metrics m;
     mvx::cp::job_service jobs(cfg, m);
@@ -97,13 +95,13 @@ int serve() {
     mvx::cp::server srv(jobs.cfg(), jobs, runpod.get(), m);
     const auto port = srv.bind();
     for (const auto& id : resume) runpod->start(id);
-    log_json("INFO", "memvid-export-api listening on " + cfg.bind_host + ":" + std::to_string(port) + " (backend " +
+    mvx::cp::log_line(mvx::cp::log_level::info, "memvid-export-api listening on " + cfg.bind_host + ":" + std::to_string(port) + " (backend " +
                          cfg.backend_name() + ", export root " + cfg.export_root + ", staging " + cfg.staging_root + ")");
     // For scripts and tests that bind :0 — one machine-readable line on stdout.
     std::cout << "{\"listening\":" << port << "}" << std::endl;
     srv.run(true);
     if (runpod) runpod->stop();
-    log_json("INFO", "memvid-export-api stopped");
+    mvx::cp::log_line(mvx::cp::log_level::info, "memvid-export-api stopped");
     return 0;
 }
 

@@ -1,7 +1,6 @@
 #include "control-plane/routing.hpp"
 
 #include "common/mv2/blake3.hpp"
-#include "control-plane/jobs.hpp"
 
 #include <openssl/crypto.h>
 
@@ -35,6 +34,19 @@ std::string_view trim(std::string_view s) {
 }
 
 }  // namespace
+
+bool is_job_id(std::string_view s) {
+    if (s.size() != 36) return false;
+    for (std::size_t i = 0; i < 36; ++i) {
+        char c = s[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-') return false;
+        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return false;
+        }
+    }
+    return true;
+}
 
 route match_route(std::string_view method, std::string_view target, std::string_view endpoint_id) {
     route r;

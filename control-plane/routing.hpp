@@ -9,6 +9,9 @@
 
 namespace mvx::cp {
 
+// A job id: a canonical lower-case UUID.
+bool is_job_id(std::string_view s);
+
 enum class route_kind {
     not_found,
     method_not_allowed,

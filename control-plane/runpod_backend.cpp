@@ -2,6 +2,7 @@
 
 #include "common/http/client.hpp"
 #include "control-plane/jobs.hpp"
+#include "control-plane/log.hpp"
 #include "control-plane/metrics.hpp"
 #include "control-plane/routing.hpp"
 
@@ -16,10 +17,6 @@ namespace json = boost::json;
 namespace mvx::cp {
 namespace {
 
-void log_line(const char* level, const std::string& msg, const std::string& job_id) {
-    json::object o{{"ts", rfc3339(now_ms())}, {"level", level}, {"msg", msg}, {"jobId", job_id}};
-    std::cerr << json::serialize(o) << std::endl;
-}
 
 enum class outcome { ok, transient, permanent };
 
@@ -146,7 +143,7 @@ void runpod_driver::drive(const std::string& id) {
         for (unsigned attempt = 0; attempt < 3; ++attempt) {
             auto r = call("POST", "/cancel/" + rp, "", "cancel");
             if (r.kind != outcome::transient) {
-                if (r.kind == outcome::permanent) log_line("WARN", "Runpod cancel of " + rp + ": " + r.message, id);
+                if (r.kind == outcome::permanent) log_line(log_level::warn, "Runpod cancel of " + rp + ": " + r.message, id);
                 return;
             }
             if (!sleep(id, backoff(attempt, r.retry_after))) return;
@@ -180,13 +177,13 @@ void runpod_driver::drive(const std::string& id) {
                 jobs_.fail(id, "Runpod submission failed: " + r.message);
                 return;
             }
-            log_line("WARN", "Runpod submit: " + r.message + "; retrying", id);
+            log_line(log_level::warn, "Runpod submit: " + r.message + "; retrying", id);
             if (!sleep(id, backoff(failures, r.retry_after))) return;
         }
         jobs_.runpod_submitted(id, rp);
-        log_line("INFO", "submitted to Runpod as " + rp, id);
+        log_line(log_level::info, "submitted to Runpod as " + rp, id);
     } else {
-        log_line("INFO", "re-attached to Runpod job " + rp, id);
+        log_line(log_level::info, "re-attached to Runpod job " + rp, id);
     }
 
     unsigned failures = 0;
@@ -212,7 +209,7 @@ void runpod_driver::drive(const std::string& id) {
                 jobs_.fail(id, "Runpod status unavailable after " + std::to_string(failures) + " attempts: " + r.message);
                 return;
             }
-            log_line("WARN", "Runpod status: " + r.message + "; retrying", id);
+            log_line(log_level::warn, "Runpod status: " + r.message + "; retrying", id);
             wait = backoff(failures - 1, r.retry_after);
             continue;
         }

@@ -5,6 +5,7 @@
 #include "common/mv2/blake3.hpp"
 #include "control-plane/jobs.hpp"
 #include "control-plane/json_text.hpp"
+#include "control-plane/log.hpp"
 #include "control-plane/routing.hpp"
 #include "control-plane/runpod_backend.hpp"
 
@@ -92,10 +93,6 @@ reply error_reply(int status, const std::string& code, const std::string& messag
     return r;
 }
 
-void log_line(const char* level, const std::string& msg) {
-    json::object o{{"ts", rfc3339(now_ms())}, {"level", level}, {"msg", msg}};
-    std::cerr << to_text(o) << std::endl;
-}
 
 class rate_limiter {
 public:
@@ -750,7 +747,7 @@ struct server::impl {
             co_await acceptor.async_accept(sock, net::redirect_error(use_awaitable, ec));
             if (ec) {
                 if (stopping || ec == net::error::operation_aborted) co_return;
-                log_line("WARN", "accept failed: " + ec.message());
+                log_line(log_level::warn, "accept failed: " + ec.message());
                 continue;
             }
             sock.set_option(tcp::no_delay(true), ec);
@@ -801,7 +798,7 @@ void server::run(bool install_signals) {
             try {
                 p.jobs.tick();
             } catch (const std::exception& e) {
-                log_line("ERROR", std::string("housekeeping: ") + e.what());
+                log_line(log_level::error, std::string("housekeeping: ") + e.what());
             }
             lock.lock();
             p.stop_cv.wait_for(lock, std::chrono::seconds(1), [&] { return p.stopping.load(); });

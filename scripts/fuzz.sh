@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 mkdir -p build-fuzz/crashes
-for t in payload roundtrip reader tokenizer safetensors; do
+for t in ${MVX_FUZZ_TARGETS:-payload roundtrip reader tokenizer safetensors api_routing}; do
   corpus="build-fuzz/corpus/$t"
   mkdir -p "$corpus"
   cp -n fuzz/corpus/$t/* "$corpus/" 2>/dev/null || true

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test:
-#   1. the suite (Catch2 unit tests + memvid-sdk oracle tests + embedding oracles) on a
-#      Release build (with the CUDA kernels compiled when nvcc is present),
-#   2. the same suite on an ASan + UBSan build (MVX_SANITIZE),
-#   3. each libFuzzer target briefly (MVX_FUZZ_SECONDS, default 12; 0 skips).
+#   1. the suite (Catch2 unit tests, memvid-sdk oracles, embedding oracles, the
+#      control plane on loopback) on a Release build made by the worker image's own
+#      build step (scripts/docker/build.sh worker, CUDA kernels included when nvcc is
+#      present) plus the tests,
+#   2. the images' other steps without Docker (scripts/check-images.sh: lint, model
+#      fetch, compose environment, the api image's build, runtime libraries),
+#   3. the same suite on an ASan + UBSan build (MVX_SANITIZE),
+#   4. each libFuzzer target briefly (MVX_FUZZ_SECONDS, default 10; 0 skips).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -20,27 +24,45 @@ run_suite() {  # <build dir> <label>
   return "$status"
 }
 
-echo "== Release build + suite"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DMVX_WARNINGS_AS_ERRORS=ON >/dev/null
-cmake --build build -j"$jobs"
+echo "== Release build (the worker image's build step, plus the tests) + suite"
+release_args="-DMVX_BUILD_TESTS=ON -DMVX_BUILD_BENCH=ON -DMVX_WARNINGS_AS_ERRORS=ON"
+if command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then
+  # CI compiles one real architecture (MVX_CI_CUDA_ARCHS); the image's full list is
+  # the same script with its default.
+  CUDA_ARCHS="${MVX_CI_CUDA_ARCHS:-90-real}" MVX_CMAKE_ARGS="$release_args" BUILD_TARGET=all JOBS="$jobs" \
+    ./scripts/docker/build.sh worker build >/dev/null
+  worker_tree=(--worker-build build)
+else
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DMVX_CUDA=OFF $release_args >/dev/null
+  cmake --build build -j"$jobs"
+  worker_tree=(--skip-worker)
+fi
 ./scripts/fetch-models.sh   # the random bge-small-shape model needs the built mvx-embed
 run_suite build release
 
+echo "== Images without Docker (scripts/check-images.sh)"
+JOBS="$jobs" ./scripts/docker/build.sh api build-docker-api >/dev/null
+./scripts/check-images.sh "${worker_tree[@]}" --api-build build-docker-api
+summary+=("images: scripts/check-images.sh passed")
+
 echo "== ASan + UBSan build + suite"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMVX_SANITIZE=ON -DMVX_BUILD_BENCH=OFF -DMVX_CUDA=OFF >/dev/null
+# -O0 -g1: the sanitizers find the same bugs; Beast and Asio compile in a third of
+# the time they take at -O2 -g (the CPU kernels keep their own -O3).
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O0 -g1" -DCMAKE_C_FLAGS_DEBUG="-O0 -g1" \
+      -DMVX_SANITIZE=ON -DMVX_BUILD_BENCH=OFF -DMVX_CUDA=OFF >/dev/null
 cmake --build build-asan -j"$jobs"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_suite build-asan sanitizers
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
-fuzz_seconds="${MVX_FUZZ_SECONDS:-12}"
+fuzz_seconds="${MVX_FUZZ_SECONDS:-10}"
 if [ "$fuzz_seconds" != 0 ]; then
   echo "== libFuzzer targets, ${fuzz_seconds}s each"
   cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
         -DMVX_FUZZ=ON -DMVX_BUILD_TESTS=OFF -DMVX_BUILD_BENCH=OFF -DMVX_CUDA=OFF >/dev/null
-  cmake --build build-fuzz -j"$jobs" --target fuzz_payload fuzz_roundtrip fuzz_reader fuzz_tokenizer fuzz_safetensors
+  cmake --build build-fuzz -j"$jobs" --target fuzz_payload fuzz_roundtrip fuzz_reader fuzz_tokenizer fuzz_safetensors fuzz_api_routing
   ./scripts/fuzz.sh "$fuzz_seconds"
-  summary+=("fuzz: 5 targets ran ${fuzz_seconds}s each without a crash")
+  summary+=("fuzz: 6 targets ran ${fuzz_seconds}s each without a crash")
 fi
 
 echo "== summary"

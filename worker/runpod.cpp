@@ -168,11 +168,12 @@ void upload(const std::string& base, const std::string& name, const fs::path& fi
     }
 }
 
-// Embedders for one job, made lazily (the native engine is shared across jobs).
+// Embedders for one job, made lazily: a payload without semanticEnabled never
+// loads a model or reads a provider key.
 class job_embedder final : public embedding::embedder {
 public:
-    job_embedder(embedding::embedder* shared_native, const job_input& in, const std::atomic<bool>* cancel)
-        : native_(shared_native), in_(in), cancel_(cancel) {}
+    job_embedder(std::function<embedding::embedder*()> native, const job_input& in, const std::atomic<bool>* cancel)
+        : native_factory_(std::move(native)), in_(in), cancel_(cancel) {}
     embedding::identity id() const override { return get().id(); }
     void embed(std::span<const std::string> texts, std::vector<float>& out) override {
         if (cancel_ && cancel_->load()) throw error(error_kind::internal, "JOB_CANCELED", "job canceled");
@@ -183,13 +184,17 @@ public:
 
 private:
     embedding::embedder& get() const {
-        if (native_) return *native_;
+        if (native_factory_) {
+            if (!native_) native_ = native_factory_();
+            return *native_;
+        }
         if (!provider_)
             provider_ = std::make_unique<embedding::provider_embedder>(embedding::provider_config::from_env(
                 in_.embedding_mode, in_.embedding_provider, in_.embedding_model, in_.ollama_host));
         return *provider_;
     }
-    embedding::embedder* native_;
+    std::function<embedding::embedder*()> native_factory_;
+    mutable embedding::embedder* native_ = nullptr;
     job_input in_;
     const std::atomic<bool>* cancel_;
     mutable std::unique_ptr<embedding::provider_embedder> provider_;
@@ -247,18 +252,17 @@ json::object run_job(worker_state& st, const job_input& in, const std::string& r
         o.output_prefix = remote_out ? (make_scratch() / "out").string() : in.output_prefix;
 
         std::unique_ptr<embedding::engine> per_job_native;
-        embedding::embedder* native = nullptr;
+        std::function<embedding::embedder*()> native;
         if (o.embedding_provider == "native") {
-            if (st.native && (in.embedding_model.empty() || in.embedding_model == st.native_dir)) {
-                native = st.native.get();
-            } else {
+            native = [&]() -> embedding::embedder* {
+                if (st.native && (in.embedding_model.empty() || in.embedding_model == st.native_dir)) return st.native.get();
                 embedding::engine_options eo;
                 // A job that names no model uses the worker's own (the image's baked folder).
                 eo.model_dir = o.embedding_model.empty() ? env("MEMVID_EMBED_MODEL_DIR", env("MEMVID_EMBED_MODEL")) : o.embedding_model;
                 eo.device = env("MEMVID_EMBED_DEVICE", "auto");
                 per_job_native = embedding::engine::open(eo);
-                native = per_job_native.get();
-            }
+                return per_job_native.get();
+            };
         }
         job_embedder emb(native, in, cancel);
         o.embedder = &emb;
