@@ -3,6 +3,7 @@
 #include "control-plane/log.hpp"
 
 #include "common/core/error.hpp"
+#include "common/core/json_out.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -322,29 +323,47 @@ void job_service::append(job& j, const std::string& type, const std::string& sta
 }
 
 std::string job_service::status_json_locked(const job& j) const {
-    json::object o;
-    o["jobId"] = j.id;
-    o["status"] = j.status;
-    o["progress"] = j.progress;
-    o["currentStage"] = j.stage;
-    o["stageProgress"] = j.stage_progress;
-    o["elapsedMs"] = std::max<std::int64_t>(0, now_ms() - j.created_ms);
-    o["lastEventSeq"] = j.next_seq - 1;
-    o["message"] = j.message ? json::value(*j.message) : json::value(nullptr);
-    o["createdAt"] = rfc3339(j.created_ms);
-    o["updatedAt"] = rfc3339(j.updated_ms);
+    // Written directly (the hottest path: every client polls it).
+    std::string o;
+    o.reserve(640 + j.metadata.size() * 96);
+    auto str = [&](const char* key, std::string_view v) {
+        o += key;
+        json_out::append_string(o, v);
+    };
+    auto num = [&](const char* key, double v) {
+        o += key;
+        json_out::append_f64(o, v);
+    };
+    str("{\"jobId\":", j.id);
+    str(",\"status\":", j.status);
+    num(",\"progress\":", j.progress);
+    str(",\"currentStage\":", j.stage);
+    num(",\"stageProgress\":", j.stage_progress);
+    o += ",\"elapsedMs\":" + std::to_string(std::max<std::int64_t>(0, now_ms() - j.created_ms));
+    o += ",\"lastEventSeq\":" + std::to_string(j.next_seq - 1);
+    if (j.message) str(",\"message\":", *j.message);
+    else o += ",\"message\":null";
+    str(",\"createdAt\":", rfc3339(j.created_ms));
+    str(",\"updatedAt\":", rfc3339(j.updated_ms));
     if (j.has_artifact && j.status == "completed") {
-        o["artifact"] = json::object{{"fileName", j.file_name}, {"downloadUrl", "/v1/exports/" + j.id + "/download"},
-                                     {"expiresAt", rfc3339(j.expires_ms)}, {"sizeBytes", j.size_bytes}};
+        str(",\"artifact\":{\"fileName\":", j.file_name);
+        str(",\"downloadUrl\":", "/v1/exports/" + j.id + "/download");
+        str(",\"expiresAt\":", rfc3339(j.expires_ms));
+        o += ",\"sizeBytes\":" + std::to_string(j.size_bytes) + "}";
     } else {
-        o["artifact"] = nullptr;
+        o += ",\"artifact\":null";
     }
-    if (j.error_code)
-        o["error"] = json::object{{"code", *j.error_code}, {"message", j.error_message.value_or("")}};
-    else
-        o["error"] = nullptr;
-    o["metadata"] = j.metadata;
-    return to_text(o);
+    if (j.error_code) {
+        str(",\"error\":{\"code\":", *j.error_code);
+        str(",\"message\":", j.error_message.value_or(""));
+        o += "}";
+    } else {
+        o += ",\"error\":null";
+    }
+    o += ",\"metadata\":";
+    append_text(o, j.metadata);
+    o += "}";
+    return o;
 }
 
 bool job_service::queue_has_room() const {

@@ -10,6 +10,21 @@
 
 namespace mvx::cp {
 
+inline void append_text(std::string& out, const boost::json::value& v);
+
+inline void append_text(std::string& out, const boost::json::object& obj) {
+    out += '{';
+    bool first = true;
+    for (const auto& kv : obj) {
+        if (!first) out += ',';
+        first = false;
+        json_out::append_string(out, kv.key());
+        out += ':';
+        append_text(out, kv.value());
+    }
+    out += '}';
+}
+
 inline void append_text(std::string& out, const boost::json::value& v) {
     switch (v.kind()) {
         case boost::json::kind::null: out += "null"; break;
@@ -29,25 +44,19 @@ inline void append_text(std::string& out, const boost::json::value& v) {
             out += ']';
             break;
         }
-        case boost::json::kind::object: {
-            out += '{';
-            bool first = true;
-            for (const auto& kv : v.get_object()) {
-                if (!first) out += ',';
-                first = false;
-                json_out::append_string(out, kv.key());
-                out += ':';
-                append_text(out, kv.value());
-            }
-            out += '}';
-            break;
-        }
+        case boost::json::kind::object: append_text(out, v.get_object()); break;
     }
 }
 
 inline std::string to_text(const boost::json::value& v) {
     std::string s;
     append_text(s, v);
+    return s;
+}
+
+inline std::string to_text(const boost::json::object& o) {
+    std::string s;
+    append_text(s, o);
     return s;
 }
 

@@ -31,11 +31,11 @@ std::string metrics::text() const {
     std::string o;
     o += "# HELP memvid_export_http_requests_total HTTP requests answered, by route and status.\n"
          "# TYPE memvid_export_http_requests_total counter\n";
-    for (const auto& [k, v] : http_) {
-        auto s = k.find('\x1f');
-        o += "memvid_export_http_requests_total{route=\"" + k.substr(0, s) + "\",code=\"" + k.substr(s + 1) + "\"} " +
-             std::to_string(v) + "\n";
-    }
+    for (std::size_t r = 0; r < std::size(k_routes); ++r)
+        for (std::size_t c = 0; c < 500; ++c)
+            if (auto v = http_[r * 500 + c].load(std::memory_order_relaxed))
+                o += std::string("memvid_export_http_requests_total{route=\"") + k_routes[r] + "\",code=\"" + std::to_string(c + 100) +
+                     "\"} " + std::to_string(v) + "\n";
     o += "# HELP memvid_export_backend_request_seconds Latency of calls to the job backend (Runpod API), by operation.\n"
          "# TYPE memvid_export_backend_request_seconds histogram\n";
     histogram_text(o, "memvid_export_backend_request_seconds", "op", backend_, k_buckets.data(), k_buckets.size());

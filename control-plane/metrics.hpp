@@ -3,6 +3,9 @@
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <cstring>
+#include <iterator>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -15,9 +18,15 @@ public:
     static constexpr std::array<double, 12> k_buckets{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60};
     static constexpr std::array<double, 10> k_stage_buckets{0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800};
 
-    void http_request(const std::string& route, int status) {
-        std::lock_guard<std::mutex> lock(mu_);
-        ++http_[route + "\x1f" + std::to_string(status)];
+    // Lock-free: one counter per (route, status); route is one of k_routes.
+    static constexpr const char* k_routes[] = {"other", "healthz", "readyz", "metrics", "create", "status", "cancel",
+                                                "events", "stream", "download", "job-take", "job-done", "ping", "job-stop"};
+    void http_request(const char* route, int status) {
+        std::size_t r = 0;
+        for (std::size_t i = 0; i < std::size(k_routes); ++i)
+            if (std::strcmp(route, k_routes[i]) == 0) r = i;
+        if (status < 100 || status > 599) status = 599;
+        http_[r * 500 + std::size_t(status - 100)].fetch_add(1, std::memory_order_relaxed);
     }
     void backend_call(const std::string& op, double seconds, const std::string& error_kind) {
         std::lock_guard<std::mutex> lock(mu_);
@@ -47,7 +56,8 @@ private:
         h.sum += v;
     }
     mutable std::mutex mu_;
-    std::map<std::string, std::uint64_t> http_, backend_errors_, finished_;
+    std::array<std::atomic<std::uint64_t>, std::size(k_routes) * 500> http_{};
+    std::map<std::string, std::uint64_t> backend_errors_, finished_;
     std::map<std::string, histogram> backend_, stages_;
 };
 

@@ -41,7 +41,7 @@ struct route {
     std::string queue_job_id;  // /v2/.../job-done/{worker}/{job}
     std::string query;         // raw query string (without '?')
     std::string allow;         // for 405
-    std::string name;          // route label for metrics
+    const char* name = "other";  // route label for metrics (a literal)
 };
 
 // method: "GET", "POST", ...; target: the request-target as received.

@@ -11,6 +11,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
@@ -27,6 +28,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -144,8 +146,13 @@ struct server::impl {
     job_service& jobs;
     runpod_driver* runpod;
     metrics& mx;
-    net::io_context ioc;
-    tcp::acceptor acceptor{ioc};
+    // One single-threaded io_context per thread; a connection stays on one of
+    // them (no strand, no cross-thread wake-up per handler: about half of a small
+    // GET's cost with one shared multi-threaded context).
+    std::vector<std::unique_ptr<net::io_context>> iocs;
+    net::io_context& ioc;
+    tcp::acceptor acceptor;
+    std::size_t next_ioc = 0;
     rate_limiter limiter;
     std::atomic<bool> stopping{false};
     std::thread housekeeping;
@@ -153,23 +160,33 @@ struct server::impl {
     std::condition_variable stop_cv;
 
     impl(const config& c, job_service& j, runpod_driver* r, metrics& m)
-        : cfg(c), jobs(j), runpod(r), mx(m), ioc(int(c.threads)), limiter(c.rate_per_minute, c.rate_burst) {}
+        : cfg(c), jobs(j), runpod(r), mx(m), iocs(make_iocs(c.threads)), ioc(*iocs[0]), acceptor(ioc),
+          limiter(c.rate_per_minute, c.rate_burst) {}
+
+    static std::vector<std::unique_ptr<net::io_context>> make_iocs(unsigned n) {
+        std::vector<std::unique_ptr<net::io_context>> v;
+        for (unsigned i = 0; i < std::max(1u, n); ++i) v.push_back(std::make_unique<net::io_context>(1));
+        return v;
+    }
 
     using parser_t = bhttp::request_parser<bhttp::buffer_body>;
 
     // ------------------------------------------------------------ plumbing
 
-    void common_headers(bhttp::fields& f) const {
+    // CORS as the original (any origin); the exposed headers only matter to a
+    // browser, which always sends Origin.
+    void common_headers(bhttp::fields& f, bool cors = true) const {
         f.set(bhttp::field::server, "memvid-export-api/0.1.0");
         f.set(bhttp::field::access_control_allow_origin, "*");
-        f.set(bhttp::field::access_control_expose_headers,
-              "Content-Disposition, ETag, Content-Range, Accept-Ranges, Location, Retry-After, X-RateLimit-Limit, "
-              "X-RateLimit-Remaining, X-RateLimit-Reset");
+        if (cors)
+            f.set(bhttp::field::access_control_expose_headers,
+                  "Content-Disposition, ETag, Content-Range, Accept-Ranges, Location, Retry-After, X-RateLimit-Limit, "
+                  "X-RateLimit-Remaining, X-RateLimit-Reset");
     }
 
     awaitable<bool> send(beast::tcp_stream& s, const parser_t& p, reply r, bool head_only = false) {
         bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), p.get().version()};
-        common_headers(res);
+        common_headers(res, p.get().count(bhttp::field::origin) > 0);
         if (!r.body.empty() || r.status != 204) res.set(bhttp::field::content_type, r.content_type);
         for (auto& [k, v] : r.headers) res.set(k, v);
         const bool keep = p.get().keep_alive() && !r.close && (p.is_done() || r.body_read) && !stopping;
@@ -177,7 +194,6 @@ struct server::impl {
         res.body() = std::move(r.body);
         res.prepare_payload();
         if (head_only) res.body().clear();
-        s.expires_after(std::chrono::seconds(30));
         boost::system::error_code ec;
         if (head_only) {
             bhttp::response_serializer<bhttp::string_body> sr{res};
@@ -241,12 +257,20 @@ struct server::impl {
     awaitable<void> session(tcp::socket sock) {
         beast::tcp_stream s(std::move(sock));
         beast::flat_buffer buf;
+        // The idle deadline is re-armed lazily (every 30 s of traffic, or after a
+        // handler set its own): a timer syscall per request costs more than the
+        // rest of a small GET.
+        auto armed = std::chrono::steady_clock::time_point{};
         for (;;) {
             parser_t p;
             p.header_limit(16 * 1024);
             p.body_limit(boost::none);
             boost::system::error_code ec;
-            s.expires_after(k_idle);
+            const auto now = std::chrono::steady_clock::now();
+            if (now - armed > std::chrono::seconds(30)) {
+                s.expires_after(k_idle);
+                armed = now;
+            }
             co_await bhttp::async_read_header(s, buf, p, net::redirect_error(use_awaitable, ec));
             if (ec) {
                 if (ec != bhttp::error::end_of_stream && ec != net::error::eof && ec != beast::error::timeout &&
@@ -263,14 +287,16 @@ struct server::impl {
                 }
                 break;
             }
-            bool keep = co_await handle(s, buf, p);
+            bool own_deadline = false;
+            bool keep = co_await handle(s, buf, p, own_deadline);
+            if (own_deadline) armed = {};
             if (!keep) break;
         }
         boost::system::error_code ec;
         s.socket().shutdown(tcp::socket::shutdown_send, ec);
     }
 
-    awaitable<bool> handle(beast::tcp_stream& s, beast::flat_buffer& buf, parser_t& p) {
+    awaitable<bool> handle(beast::tcp_stream& s, beast::flat_buffer& buf, parser_t& p, bool& own_deadline) {
         const auto& req = p.get();
         std::string method(req.method_string());
         std::string target(req.target());
@@ -278,6 +304,8 @@ struct server::impl {
         std::vector<std::pair<std::string, std::string>> extra;
         reply out;
         bool head = method == "HEAD";
+        own_deadline = r.kind == route_kind::create_export || r.kind == route_kind::done || r.kind == route_kind::export_stream ||
+                       r.kind == route_kind::download;
         bool streamed = false;
         bool keep = false;
         if (r.kind == route_kind::preflight) {
@@ -380,6 +408,10 @@ struct server::impl {
             }
         }
         if (!streamed) {
+            if (r.kind == route_kind::take || r.kind == route_kind::stop) {
+                s.expires_after(std::chrono::seconds(30));  // after a long poll the idle deadline may be near
+                own_deadline = true;
+            }
             for (auto& h : extra) out.headers.push_back(h);
             const int status = out.status;
             keep = co_await send(s, p, std::move(out), head);
@@ -467,6 +499,7 @@ struct server::impl {
         };
         contract::limits lim;
         lim.max_payload_bytes = cfg.max_body_bytes;
+        lim.keep_file_contents = false;  // checked, not held: the staged file keeps them
         std::optional<contract::request_parser> parser(std::in_place, lim);
         mv2::hasher h;
         std::vector<char> chunk(k_chunk);
@@ -561,6 +594,9 @@ struct server::impl {
             co_return error_reply(400, "INVALID_EXPORT_REQUEST", e.what());
         }
         parser.reset();
+#ifdef __GLIBC__
+        malloc_trim(0);  // the parse's memory goes back to the system, not to this thread's arena
+#endif
         if (body.nodes == 0 || body.relationships == 0) {
             cleanup();
             co_return error_reply(400, "INVALID_EXPORT_REQUEST",
@@ -779,8 +815,8 @@ struct server::impl {
     awaitable<void> accept_loop() {
         for (;;) {
             boost::system::error_code ec;
-            tcp::socket sock{net::make_strand(ioc)};
-            co_await acceptor.async_accept(sock, net::redirect_error(use_awaitable, ec));
+            net::io_context& home = *iocs[next_ioc++ % iocs.size()];
+            tcp::socket sock = co_await acceptor.async_accept(home, net::redirect_error(use_awaitable, ec));
             if (ec) {
                 if (stopping || ec == net::error::operation_aborted) co_return;
                 log_line(log_level::warn, "accept failed: " + ec.message());
@@ -841,8 +877,13 @@ void server::run(bool install_signals) {
         }
     });
     std::vector<std::thread> pool;
-    for (unsigned i = 1; i < p.cfg.threads; ++i) pool.emplace_back([&p] { p.ioc.run(); });
+    std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
+    for (std::size_t i = 1; i < p.iocs.size(); ++i) {
+        guards.push_back(net::make_work_guard(*p.iocs[i]));
+        pool.emplace_back([&p, i] { p.iocs[i]->run(); });
+    }
     p.ioc.run();
+    for (auto& io : p.iocs) io->stop();
     for (auto& t : pool) t.join();
     if (p.housekeeping.joinable()) p.housekeeping.join();
 }
@@ -861,7 +902,9 @@ void server::stop() {
     p.jobs.shutdown();
     // Long polls and streams end at their next wake-up; give them a moment, then stop.
     auto timer = std::make_shared<net::steady_timer>(p.ioc, std::chrono::milliseconds(500));
-    timer->async_wait([&p, timer](const boost::system::error_code&) { p.ioc.stop(); });
+    timer->async_wait([&p, timer](const boost::system::error_code&) {
+        for (auto& io : p.iocs) io->stop();
+    });
 }
 
 }  // namespace mvx::cp

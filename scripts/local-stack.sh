@@ -434,9 +434,9 @@ for ((i = 1; i <= workers; i++)); do
 done
 
 echo "local-stack: API $url"
-echo "local-stack: API key $key (from $key_source)"
+echo "local-stack: API key from $key_source"
 echo "local-stack: $workers $worker_service process(es), model $model; logs and pids in $logs"
-echo "local-stack: submit: curl -sS -H 'Authorization: Bearer $key' -H 'Content-Type: application/json' --data-binary @payload.json $url/v1/exports"
+echo "local-stack: submit: curl -sS -H \"Authorization: Bearer \$MEMVID_EXPORT_API_KEY\" -H 'Content-Type: application/json' --data-binary @payload.json $url/v1/exports"
 
 if ((detach)); then
   printf '%s\n' "${running[@]}" >"$pids_file"

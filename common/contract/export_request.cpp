@@ -4,7 +4,9 @@
 #include "common/core/utf8.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
-#include <boost/json/stream_parser.hpp>
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/value_stack.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -372,9 +374,106 @@ private:
     std::size_t replaced_ = 0;
 };
 
+// The DOM builder behind request_parser: what boost::json's own parser does
+// (a value_stack fed by basic_parser), plus one option: with
+// limits::keep_file_contents false, the bodies of fileContents are checked
+// (size limit) but not kept — the control plane validates a payload without
+// holding its bulk in memory; pack keeps them.
+class dom_handler {
+public:
+    static constexpr std::size_t max_object_size = std::size_t(-1);
+    static constexpr std::size_t max_array_size = std::size_t(-1);
+    static constexpr std::size_t max_key_size = std::size_t(-1);
+    static constexpr std::size_t max_string_size = std::size_t(-1);
+
+    dom_handler(const limits& lim) : keep_(lim.keep_file_contents), max_content_(lim.max_file_content_bytes) {}
+
+    json::value_stack st;
+    std::string oversize;  // the limit message when a dropped body was too large
+
+    bool on_document_begin(boost::system::error_code&) { return true; }
+    bool on_document_end(boost::system::error_code&) { return true; }
+    bool on_object_begin(boost::system::error_code&) {
+        ++depth_;
+        if (depth_ == 2 && top_key_ == "fileContents") in_files_ = true;
+        return true;
+    }
+    bool on_object_end(std::size_t n, boost::system::error_code&) {
+        st.push_object(n);
+        if (depth_ == 2) in_files_ = false;
+        --depth_;
+        return true;
+    }
+    bool on_array_begin(boost::system::error_code&) {
+        ++depth_;
+        return true;
+    }
+    bool on_array_end(std::size_t n, boost::system::error_code&) {
+        st.push_array(n);
+        --depth_;
+        return true;
+    }
+    bool on_key_part(json::string_view s, std::size_t, boost::system::error_code&) {
+        st.push_chars(s);
+        if (depth_ <= 2) key_.append(s.data(), s.size());
+        return true;
+    }
+    bool on_key(json::string_view s, std::size_t, boost::system::error_code&) {
+        st.push_key(s);
+        if (depth_ <= 2) {
+            key_.append(s.data(), s.size());
+            if (depth_ == 1) top_key_ = key_;
+            else file_key_ = key_;
+            key_.clear();
+        }
+        return true;
+    }
+    bool on_string_part(json::string_view s, std::size_t, boost::system::error_code&) {
+        if (dropping()) {
+            dropped_ += s.size();
+            return true;
+        }
+        st.push_chars(s);
+        return true;
+    }
+    bool on_string(json::string_view s, std::size_t, boost::system::error_code& ec) {
+        if (dropping()) {
+            const std::size_t size = dropped_ + s.size();
+            dropped_ = 0;
+            if (size > max_content_) {
+                oversize = "fileContents." + file_key_ + ": file content of " + std::to_string(size) +
+                           " bytes exceeds the limit of " + std::to_string(max_content_) + " bytes";
+                ec = json::error::exception;
+                return false;
+            }
+            st.push_string({});
+            return true;
+        }
+        st.push_string(s);
+        return true;
+    }
+    bool on_number_part(json::string_view, boost::system::error_code&) { return true; }
+    bool on_int64(std::int64_t v, json::string_view, boost::system::error_code&) { st.push_int64(v); return true; }
+    bool on_uint64(std::uint64_t v, json::string_view, boost::system::error_code&) { st.push_uint64(v); return true; }
+    bool on_double(double v, json::string_view, boost::system::error_code&) { st.push_double(v); return true; }
+    bool on_bool(bool v, boost::system::error_code&) { st.push_bool(v); return true; }
+    bool on_null(boost::system::error_code&) { st.push_null(); return true; }
+    bool on_comment_part(json::string_view, boost::system::error_code&) { return true; }
+    bool on_comment(json::string_view, boost::system::error_code&) { return true; }
+
+private:
+    bool dropping() const { return !keep_ && in_files_ && depth_ == 2; }
+    bool keep_;
+    std::size_t max_content_;
+    int depth_ = 0;
+    bool in_files_ = false;
+    std::string key_, top_key_, file_key_;
+    std::size_t dropped_ = 0;
+};
+
 struct request_parser::impl {
     limits lim;
-    json::stream_parser parser;
+    json::basic_parser<dom_handler> parser;
     surrogate_fixer fixer;
     std::string pending;  // bytes held back by the fixer
     std::uint64_t consumed = 0;
@@ -387,8 +486,8 @@ struct request_parser::impl {
         o.max_depth = l.max_depth;
         return o;
     }
-    explicit impl(limits l) : lim(l), parser(json::storage_ptr(), options(l)) {
-        parser.reset(json::make_shared_resource<json::monotonic_resource>());
+    explicit impl(limits l) : lim(l), parser(options(l), lim) {
+        parser.handler().st.reset(json::make_shared_resource<json::monotonic_resource>());
     }
 
     // Line and column (in code points) of the next byte, for error messages;
@@ -431,8 +530,10 @@ void request_parser::write(const char* data, std::size_t size, std::string_view 
 void request_parser::feed(const char* data, std::size_t size, std::string_view where) {
     if (size == 0) return;
     boost::system::error_code ec;
-    const std::size_t n = impl_->parser.write_some(data, size, ec);
+    // After a complete value only whitespace may follow (checked below).
+    const std::size_t n = impl_->parser.done() ? 0 : impl_->parser.write_some(true, data, size, ec);
     impl_->advance(data, n);
+    if (!impl_->parser.handler().oversize.empty()) throw_limit(impl_->parser.handler().oversize);
     if (ec) impl_->syntax_error(where, ec);
     if (n < size) {
         // write_some stops after a complete value; anything but whitespace after it is an error.
@@ -453,14 +554,16 @@ export_request request_parser::finish(std::string_view where) {
     feed(buf.data(), impl_->fixer.run(buf, true), where);
     buf.clear();
     boost::system::error_code ec;
-    impl_->parser.finish(ec);
+    if (!impl_->parser.done()) impl_->parser.write_some(false, nullptr, 0, ec);
+    if (!impl_->parser.handler().oversize.empty()) throw_limit(impl_->parser.handler().oversize);
+    if (!ec && !impl_->parser.done()) ec = json::error::incomplete;
     if (ec) {
         if (impl_->consumed == 0) throw_invalid(std::string(where) + ": empty input (expected a JSON object)");
         throw_invalid(std::string(where) + ": JSON ended early after " + std::to_string(impl_->consumed) +
                       " bytes (line " + std::to_string(impl_->line) + "): the payload is truncated or incomplete (" +
                       ec.message() + ")");
     }
-    auto doc = std::make_shared<json::value>(impl_->parser.release());
+    auto doc = std::make_shared<json::value>(impl_->parser.handler().st.release());
     auto req = build_request(std::move(doc), impl_->lim);
     req.payload_bytes = impl_->consumed;
     req.repaired_surrogates = impl_->fixer.replaced();

@@ -37,6 +37,10 @@ struct limits {
     std::size_t max_file_content_bytes = 256u << 20;
     std::uint64_t max_snippet_chars = 1'000'000;
     std::size_t max_depth = 64;
+    // false: fileContents bodies are checked (type, size) but not kept — the
+    // request's file_contents then hold empty bodies (the control plane's
+    // admission check; pack keeps them).
+    bool keep_file_contents = true;
 };
 
 struct source_descriptor {

@@ -77,7 +77,7 @@ MVX_HOT void gelu_tanh_chunk(float* p, std::size_t n) {
     }
 }
 
-MVX_HOT void add_bias_row(float* c, const float* bias, std::size_t n) {
+[[maybe_unused]] MVX_HOT void add_bias_row(float* c, const float* bias, std::size_t n) {
 #pragma omp simd
     for (std::size_t j = 0; j < n; ++j) c[j] += bias[j];
 }

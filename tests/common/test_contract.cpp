@@ -145,3 +145,33 @@ TEST_CASE("limits give clear errors", "[contract]") {
     lim.max_depth = 3;
     CHECK_THAT(error_of(text, lim), Contains("invalid JSON"));
 }
+
+TEST_CASE("admission mode checks file contents without keeping them, with the same errors", "[contract]") {
+    contract::limits drop;
+    drop.keep_file_contents = false;
+    const std::string text = test::to_text(test::sample_payload());
+    auto kept = contract::parse_request(text);
+    // Chunked as the control plane feeds it: one byte at a time crosses every boundary.
+    contract::request_parser p(drop);
+    for (char c : text) p.write(&c, 1, "body");
+    auto dropped = p.finish("body");
+    CHECK(dropped.nodes.size() == kept.nodes.size());
+    CHECK(dropped.relationships.size() == kept.relationships.size());
+    REQUIRE(dropped.file_contents.size() == kept.file_contents.size());
+    REQUIRE(dropped.file_content("a.rs") != nullptr);
+    CHECK(dropped.file_content("a.rs")->empty());
+    CHECK_FALSE(kept.file_content("a.rs")->empty());
+
+    auto v = test::sample_payload();
+    v.at("fileContents").as_object()["b.rs"] = 5;
+    const std::string wrong_type = test::to_text(v);
+    CHECK(error_of(wrong_type, drop) == error_of(wrong_type));
+    CHECK_THAT(error_of(wrong_type, drop), Contains("fileContents.b.rs"));
+
+    contract::limits small_kept;
+    small_kept.max_file_content_bytes = 3;
+    contract::limits small_drop = small_kept;
+    small_drop.keep_file_contents = false;
+    CHECK(error_of(text, small_drop) == error_of(text, small_kept));
+    CHECK_THAT(error_of(text, small_drop), Contains("exceeds the limit of 3 bytes"));
+}
