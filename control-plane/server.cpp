@@ -34,6 +34,8 @@
 
 #include <atomic>
 #include <cmath>
+#include <condition_variable>
+#include <deque>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -500,31 +502,141 @@ struct server::impl {
         contract::limits lim;
         lim.max_payload_bytes = cfg.max_body_bytes;
         lim.keep_file_contents = false;  // checked, not held: the staged file keeps them
-        std::optional<contract::request_parser> parser(std::in_place, lim);
         mv2::hasher h;
-        std::vector<char> chunk(k_chunk);
         std::uint64_t total = 0;
         std::optional<reply> failure;
-        // One step per chunk: size check, staging file, hash, contract parser.
-        auto consume = [&](const char* d, std::size_t n) -> bool {
+
+        // The contract parser runs on its own thread, one chunk behind the
+        // socket: reading, staging and hashing overlap with parsing. At most
+        // k_pipe_buffers chunks exist at once.
+        struct pipe_state {
+            std::mutex mu;
+            std::condition_variable cv;
+            std::deque<std::vector<char>> queue;
+            std::vector<std::vector<char>> spare;
+            std::size_t buffers = 0;
+            bool closed = false, done = false;
+            std::string error;
+            std::uint64_t nodes = 0, relationships = 0, files = 0;
+        };
+        constexpr std::size_t k_pipe_buffers = 3;
+        auto pipe = std::make_shared<pipe_state>();
+        auto waker = std::make_shared<timer_waiter>(co_await net::this_coro::executor);
+        std::thread parse_thread([pipe, waker, lim] {
+            std::optional<contract::request_parser> parser(std::in_place, lim);
+            bool failed = false;
+            for (;;) {
+                std::vector<char> c;
+                {
+                    std::unique_lock<std::mutex> lock(pipe->mu);
+                    pipe->cv.wait(lock, [&] { return !pipe->queue.empty() || pipe->closed; });
+                    if (pipe->queue.empty()) break;
+                    c = std::move(pipe->queue.front());
+                    pipe->queue.pop_front();
+                }
+                if (!failed) {
+                    try {
+                        parser->write(c.data(), c.size(), "body");
+                    } catch (const std::exception& e) {
+                        std::lock_guard<std::mutex> lock(pipe->mu);
+                        pipe->error = e.what();
+                        failed = true;
+                    }
+                }
+                {
+                    std::lock_guard<std::mutex> lock(pipe->mu);
+                    pipe->spare.push_back(std::move(c));
+                }
+                waker->wake();
+            }
+            std::string err;
+            std::uint64_t n = 0, r = 0, fc = 0;
+            if (!failed) {
+                try {
+                    auto parsed = parser->finish("body");
+                    n = parsed.nodes.size();
+                    r = parsed.relationships.size();
+                    fc = parsed.file_contents.size();
+                } catch (const std::exception& e) {
+                    err = e.what();
+                }
+            }
+            parser.reset();
+#ifdef __GLIBC__
+            malloc_trim(0);  // the parse's memory goes back to the system, not to this thread's arena
+#endif
+            {
+                std::lock_guard<std::mutex> lock(pipe->mu);
+                if (!err.empty()) pipe->error = err;
+                pipe->nodes = n;
+                pipe->relationships = r;
+                pipe->files = fc;
+                pipe->done = true;
+            }
+            waker->wake();
+        });
+        struct joiner {
+            std::thread& t;
+            std::shared_ptr<pipe_state> p;
+            ~joiner() {
+                {
+                    std::lock_guard<std::mutex> lock(p->mu);
+                    p->closed = true;
+                }
+                p->cv.notify_all();
+                if (t.joinable()) t.join();
+            }
+        } join_parse{parse_thread, pipe};
+        auto parse_error = [&] {
+            std::lock_guard<std::mutex> lock(pipe->mu);
+            return pipe->error;
+        };
+        // A free chunk buffer, waiting for the parser to hand one back if needed;
+        // empty when the parser failed (the rest of the body is not read).
+        auto take_buffer = [&]() -> awaitable<std::vector<char>> {
+            for (;;) {
+                {
+                    std::lock_guard<std::mutex> lock(pipe->mu);
+                    if (!pipe->error.empty()) co_return std::vector<char>{};
+                    if (!pipe->spare.empty()) {
+                        auto b = std::move(pipe->spare.back());
+                        pipe->spare.pop_back();
+                        b.resize(k_chunk);
+                        co_return b;
+                    }
+                    if (pipe->buffers < k_pipe_buffers) {
+                        ++pipe->buffers;
+                        co_return std::vector<char>(k_chunk);
+                    }
+                }
+                co_await wait_for(*waker, std::chrono::milliseconds(500));
+            }
+        };
+        // One step per chunk: size check, staging file, hash, then to the parser.
+        auto consume = [&](std::vector<char>&& c, std::size_t n) -> bool {
             total += n;
             if (total > cfg.max_body_bytes) {
                 failure = error_reply(413, "PAYLOAD_TOO_LARGE", "The body exceeds the limit of " + std::to_string(cfg.max_body_bytes) +
                                                                     " bytes (MEMVID_EXPORT_MAX_BODY_BYTES)");
                 return false;
             }
-            if (n && std::fwrite(d, 1, n, f) != n) {
+            if (n && std::fwrite(c.data(), 1, n, f) != n) {
                 failure = error_reply(507, "STAGING_FAILED", "Could not write the staged payload: " + std::string(std::strerror(errno)));
                 return false;
             }
-            h.update(d, n);
-            try {
-                parser->write(d, n, "body");
-            } catch (const mvx::error& e) {
-                failure = error_reply(400, "INVALID_EXPORT_REQUEST", e.what());
-                return false;
+            h.update(c.data(), n);
+            c.resize(n);
+            {
+                std::lock_guard<std::mutex> lock(pipe->mu);
+                pipe->queue.push_back(std::move(c));
             }
+            pipe->cv.notify_one();
             return true;
+        };
+        auto parser_failed = [&] {
+            std::string e = parse_error();
+            if (!e.empty() && !failure) failure = error_reply(400, "INVALID_EXPORT_REQUEST", e);
+            return !e.empty();
         };
         bool body_done = false;
         if (len && !p.chunked()) {
@@ -534,33 +646,38 @@ struct server::impl {
             std::uint64_t remaining = *len;
             const std::size_t buffered = std::size_t(std::min<std::uint64_t>(buf.size(), remaining));
             if (buffered) {
-                net::buffer_copy(net::buffer(chunk.data(), buffered), buf.data());
+                auto c = co_await take_buffer();
+                net::buffer_copy(net::buffer(c.data(), buffered), buf.data());
                 buf.consume(buffered);
                 remaining -= buffered;
-                if (!consume(chunk.data(), buffered)) remaining = 0;
+                if (!consume(std::move(c), buffered)) remaining = 0;
             }
             net::steady_timer watchdog(co_await net::this_coro::executor);
             while (remaining && !failure) {
-                const std::size_t want = std::size_t(std::min<std::uint64_t>(chunk.size(), remaining));
+                auto c = co_await take_buffer();
+                if (c.empty()) break;  // the parser found an error
+                const std::size_t want = std::size_t(std::min<std::uint64_t>(c.size(), remaining));
                 watchdog.expires_after(std::chrono::seconds(120));
                 watchdog.async_wait([&s](const boost::system::error_code& wec) {
                     if (!wec) s.socket().cancel();
                 });
                 const std::size_t n =
-                    co_await net::async_read(s.socket(), net::buffer(chunk.data(), want), net::redirect_error(use_awaitable, ec));
+                    co_await net::async_read(s.socket(), net::buffer(c.data(), want), net::redirect_error(use_awaitable, ec));
                 watchdog.cancel();
                 if (ec) {
                     cleanup();
                     co_return reply{499, "", "", {}, true};  // the client went away: nothing to answer
                 }
                 remaining -= n;
-                consume(chunk.data(), n);
+                consume(std::move(c), n);
             }
-            body_done = !failure;
+            body_done = !failure && remaining == 0;
         } else {
             while (!p.is_done() && !failure) {
-                p.get().body().data = chunk.data();
-                p.get().body().size = chunk.size();
+                auto c = co_await take_buffer();
+                if (c.empty()) break;
+                p.get().body().data = c.data();
+                p.get().body().size = c.size();
                 s.expires_after(std::chrono::seconds(120));
                 co_await bhttp::async_read(s, buf, p, net::redirect_error(use_awaitable, ec));
                 if (ec == bhttp::error::need_buffer) ec = {};
@@ -568,13 +685,27 @@ struct server::impl {
                     cleanup();
                     co_return reply{499, "", "", {}, true};
                 }
-                consume(chunk.data(), chunk.size() - p.get().body().size);
+                const std::size_t n = c.size() - p.get().body().size;
+                consume(std::move(c), n);
             }
-            body_done = !failure;
+            body_done = !failure && p.is_done();
         }
-        if (failure) {
+        {
+            std::lock_guard<std::mutex> lock(pipe->mu);
+            pipe->closed = true;
+        }
+        pipe->cv.notify_all();
+        for (;;) {  // the parser finishes what it was given
+            {
+                std::lock_guard<std::mutex> lock(pipe->mu);
+                if (pipe->done) break;
+            }
+            co_await wait_for(*waker, std::chrono::milliseconds(500));
+        }
+        if (parser_failed() || failure || !body_done) {
             cleanup();
-            failure->close = true;  // the rest of the body is not read
+            if (!failure) failure = error_reply(400, "INVALID_EXPORT_REQUEST", "The body ended early");
+            failure->close = !body_done;  // the rest of the body was not read
             co_return *failure;
         }
         if (std::fflush(f) != 0 || std::fclose(f) != 0) {
@@ -584,19 +715,9 @@ struct server::impl {
         }
         f = nullptr;
         staged_body body;
-        try {
-            auto req_parsed = parser->finish("body");
-            body.nodes = req_parsed.nodes.size();
-            body.relationships = req_parsed.relationships.size();
-            body.files = req_parsed.file_contents.size();
-        } catch (const mvx::error& e) {
-            cleanup();
-            co_return error_reply(400, "INVALID_EXPORT_REQUEST", e.what());
-        }
-        parser.reset();
-#ifdef __GLIBC__
-        malloc_trim(0);  // the parse's memory goes back to the system, not to this thread's arena
-#endif
+        body.nodes = pipe->nodes;
+        body.relationships = pipe->relationships;
+        body.files = pipe->files;
         if (body.nodes == 0 || body.relationships == 0) {
             cleanup();
             co_return error_reply(400, "INVALID_EXPORT_REQUEST",
