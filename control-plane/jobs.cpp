@@ -232,7 +232,7 @@ std::vector<std::string> job_service::open() {
     exec("INSERT OR IGNORE INTO meta(key, value) VALUES('schema', 'memvid-export.jobs.v1')");
 
     std::lock_guard<std::mutex> lock(mu_);
-    std::vector<std::string> runpod_jobs;
+    std::vector<std::string> runpod_jobs, mismatched;
     stmt q(db_, "SELECT doc FROM jobs ORDER BY created_ms, id");
     while (q.step() == SQLITE_ROW) {
         json::error_code jec;
@@ -246,7 +246,9 @@ std::vector<std::string> job_service::open() {
             j->ring.push_back(event{std::uint64_t(sqlite3_column_int64(e.s, 0)), e.col_text(1), e.col_text(2)});
         if (!j->ring.empty()) j->next_seq = std::max(j->next_seq, j->ring.back().seq + 1);
         if (!j->idem_key.empty()) idem_[j->idem_key] = j->id;
-        if (!j->terminal()) {
+        if (!j->terminal() && str_of(j->metadata, "backend") != cfg_.backend_name()) {
+            mismatched.push_back(j->id);
+        } else if (!j->terminal()) {
             const std::string backend = str_of(j->metadata, "backend");
             if (backend == "runpod_queue") {
                 runpod_jobs.push_back(j->id);
@@ -261,6 +263,11 @@ std::vector<std::string> job_service::open() {
         j->last_event_ms = now_ms();
         jobs_[j->id] = std::move(j);
     }
+    for (const auto& id : mismatched) {
+        job& j = *jobs_.at(id);
+        finish_failed_locked(j, "The control plane restarted with MEMVID_EXPORT_BACKEND_MODE=" + std::string(cfg_.backend_name()) +
+                                    "; this " + str_of(j.metadata, "backend") + " job cannot continue there: resubmit it");
+    }
     std::size_t active = 0;
     for (const auto& [id, j] : jobs_) active += !j->terminal();
     log_line(log_level::info, "job store " + db_path.string() + ": " + std::to_string(jobs_.size()) + " jobs, " + std::to_string(active) +
@@ -269,10 +276,20 @@ std::vector<std::string> job_service::open() {
     return runpod_jobs;
 }
 
-void job_service::persist(const job& j) {
-    stmt s(db_, "INSERT INTO jobs(id, created_ms, doc) VALUES(?, ?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc");
-    s.text(1, j.id).i64(2, j.created_ms).text(3, to_text(job_doc(j)));
-    if (s.step() != SQLITE_DONE) log_line(log_level::error, std::string("job store write failed: ") + sqlite3_errmsg(db_), j.id);
+bool job_service::persist(const job& j) {
+    sqlite3_stmt* st = nullptr;
+    const char* sql = "INSERT INTO jobs(id, created_ms, doc) VALUES(?, ?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc";
+    const std::string doc = to_text(job_doc(j));
+    bool ok = sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) == SQLITE_OK;
+    if (ok) {
+        sqlite3_bind_text(st, 1, j.id.data(), int(j.id.size()), SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, j.created_ms);
+        sqlite3_bind_text(st, 3, doc.data(), int(doc.size()), SQLITE_TRANSIENT);
+        ok = sqlite3_step(st) == SQLITE_DONE;
+    }
+    sqlite3_finalize(st);
+    if (!ok) log_line(log_level::error, std::string("job store write failed: ") + sqlite3_errmsg(db_), j.id);
+    return ok;
 }
 
 void job_service::append(job& j, const std::string& type, const std::string& stage, double progress, double stage_progress,
@@ -309,14 +326,28 @@ void job_service::append(job& j, const std::string& type, const std::string& sta
     o["meta"] = std::move(meta);
     e.json = to_text(o);
 
-    exec("BEGIN");
-    {
-        stmt s(db_, "INSERT OR REPLACE INTO events(job_id, seq, type, doc) VALUES(?, ?, ?, ?)");
-        s.text(1, j.id).i64(2, std::int64_t(e.seq)).text(3, type).text(4, e.json);
-        if (s.step() != SQLITE_DONE) log_line(log_level::error, std::string("event write failed: ") + sqlite3_errmsg(db_), j.id);
+    // One transaction for the event and the job; any failure rolls both back
+    // (logged: the job goes on in memory, the store stays usable).
+    bool ok = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+    if (ok) {
+        sqlite3_stmt* st = nullptr;
+        ok = sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO events(job_id, seq, type, doc) VALUES(?, ?, ?, ?)", -1, &st, nullptr) == SQLITE_OK;
+        if (ok) {
+            sqlite3_bind_text(st, 1, j.id.data(), int(j.id.size()), SQLITE_TRANSIENT);
+            sqlite3_bind_int64(st, 2, std::int64_t(e.seq));
+            sqlite3_bind_text(st, 3, type.data(), int(type.size()), SQLITE_TRANSIENT);
+            sqlite3_bind_text(st, 4, e.json.data(), int(e.json.size()), SQLITE_TRANSIENT);
+            ok = sqlite3_step(st) == SQLITE_DONE;
+        }
+        sqlite3_finalize(st);
+        ok = ok && persist(j) && sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
+        if (!ok) {
+            log_line(log_level::error, std::string("job store: event ") + std::to_string(e.seq) + " not stored: " + sqlite3_errmsg(db_), j.id);
+            sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        }
+    } else {
+        log_line(log_level::error, std::string("job store: cannot begin a transaction: ") + sqlite3_errmsg(db_), j.id);
     }
-    persist(j);
-    exec("COMMIT");
     j.ring.push_back(std::move(e));
     while (j.ring.size() > k_ring) j.ring.pop_front();
     wake_all(j.waiters);
@@ -518,6 +549,10 @@ bool job_service::events_since(const std::string& id, std::uint64_t since, std::
         return false;
     }
     const job& j = *it->second;
+    if (j.status == "expired") {  // as the original: an expired job's event stream is gone
+        not_found_code = "JOB_EXPIRED";
+        return false;
+    }
     if (!j.ring.empty() && since + 1 < j.ring.front().seq) {
         stmt s(db_, "SELECT seq, type, doc FROM events WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?");
         s.text(1, id).i64(2, std::int64_t(since)).i64(3, std::int64_t(limit));
@@ -597,7 +632,9 @@ json::object job_service::job_input_locked(const std::string& id) const {
     if (!j) return in;
     in["job_id"] = j->id;
     in["payload_ref"] = "file://" + j->payload_path;
-    in["output_prefix"] = j->output_dir;
+    // Each local-queue attempt writes its own folder: a lost worker that is still
+    // running cannot overwrite the files of the attempt that replaced it.
+    in["output_prefix"] = j->attempt > 0 ? j->output_dir + "/a" + std::to_string(j->attempt) : j->output_dir;
     in["embedding_mode"] = cfg_.embedding_mode;
     in["embedding_provider"] = cfg_.embedding_provider;
     if (!cfg_.embedding_model.empty()) in["embedding_model"] = cfg_.embedding_model;
@@ -789,6 +826,16 @@ void job_service::complete_locked(job& j, const json::value& output, const std::
         finish_failed_locked(j, err);
         return;
     }
+    {
+        // Not just anywhere under the staging root: in this job's output folder.
+        std::error_code oec;
+        const fs::path own = fs::weakly_canonical(j.output_dir, oec);
+        const auto rel = path.lexically_relative(own);
+        if (oec || rel.empty() || *rel.begin() == "..") {
+            finish_failed_locked(j, "artifact path is outside the job's output folder " + j.output_dir + ": " + path.string());
+            return;
+        }
+    }
     std::error_code ec;
     auto size = fs::file_size(path, ec);
     if (ec || !fs::is_regular_file(path, ec)) {
@@ -826,6 +873,9 @@ void job_service::complete_locked(job& j, const json::value& output, const std::
 
 void job_service::requeue_or_fail_locked(job& j, const std::string& why) {
     const std::string worker = j.lease_worker;
+    // If the worker is alive after all, it stops this attempt at its next job-stop poll.
+    to_stop_[worker].insert(queue_job_id(j));
+    if (auto w = stop_waiters_.find(worker); w != stop_waiters_.end()) wake_all(w->second);
     j.lease_worker.clear();
     if (j.attempt >= cfg_.max_attempts) {
         finish_failed_locked(j, why + "; gave up after " + std::to_string(j.attempt) + " attempts (MEMVID_LOCAL_QUEUE_MAX_ATTEMPTS)");
@@ -984,6 +1034,13 @@ void job_service::sweep_locked(std::int64_t now) {
             j.status = "expired";
             j.has_artifact = false;
             append(j, "job_expired", "expired", 100, 100, "Artifact expired and removed", nullptr);
+            wake_all(j.waiters);  // open streams end
+            j.ring.clear();
+            {
+                stmt d(db_, "DELETE FROM events WHERE job_id = ?");
+                d.text(1, j.id);
+                d.step();
+            }
             metrics_.job_finished("expired");
             log_line(log_level::info, "expired: capsule, sidecar, payload and outputs removed", j.id);
         } else if ((j.status == "failed" || j.status == "canceled") && !j.cleaned &&

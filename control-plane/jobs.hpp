@@ -170,7 +170,7 @@ public:
     void shutdown();
 
 private:
-    void persist(const job& j);  // caller holds mu_
+    bool persist(const job& j);  // caller holds mu_; false (logged) when the store refused it
     void append(job& j, const std::string& type, const std::string& stage, double progress, double stage_progress,
                 const std::string& message, boost::json::value meta);  // caller holds mu_
     std::string status_json_locked(const job& j) const;

@@ -44,15 +44,31 @@ runpod_driver::~runpod_driver() { stop(); }
 void runpod_driver::start(const std::string& id) {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return;
-    auto it = threads_.find(id);
-    if (it != threads_.end()) {
-        if (it->second.joinable()) return;  // already driven
+    // Reap drivers that ended (their threads are done; join returns at once).
+    for (auto f = finished_.begin(); f != finished_.end();) {
+        auto t = threads_.find(*f);
+        if (t != threads_.end()) {
+            if (t->second.joinable()) t->second.join();
+            threads_.erase(t);
+        }
+        woken_.erase(*f);
+        f = finished_.erase(f);
     }
-    threads_[id] = std::thread([this, id] { drive(id); });
+    if (threads_.count(id)) return;  // already driven
+    threads_[id] = std::thread([this, id] {
+        try {
+            drive(id);
+        } catch (const std::exception& e) {
+            jobs_.fail(id, std::string("Runpod driver failed: ") + e.what());
+        }
+        std::lock_guard<std::mutex> done_lock(mu_);
+        finished_.insert(id);
+    });
 }
 
 void runpod_driver::wake(const std::string& id) {
     std::lock_guard<std::mutex> lock(mu_);
+    if (!threads_.count(id) || finished_.count(id)) return;
     woken_.insert(id);
     cv_.notify_all();
 }

@@ -43,6 +43,7 @@ private:
     std::condition_variable cv_;
     std::map<std::string, std::thread> threads_;
     std::set<std::string> woken_;
+    std::set<std::string> finished_;  // drivers whose thread ended (joined at the next start)
     bool stopping_ = false;
 };
 

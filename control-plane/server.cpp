@@ -189,12 +189,17 @@ struct server::impl {
     awaitable<bool> send(beast::tcp_stream& s, const parser_t& p, reply r, bool head_only = false) {
         bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), p.get().version()};
         common_headers(res, p.get().count(bhttp::field::origin) > 0);
-        if (!r.body.empty() || r.status != 204) res.set(bhttp::field::content_type, r.content_type);
+        if (r.status != 204 && r.status != 304) res.set(bhttp::field::content_type, r.content_type);
         for (auto& [k, v] : r.headers) res.set(k, v);
         const bool keep = p.get().keep_alive() && !r.close && (p.is_done() || r.body_read) && !stopping;
         res.keep_alive(keep);
         res.body() = std::move(r.body);
-        res.prepare_payload();
+        if (r.status == 204 || r.status == 304) {
+            res.erase(bhttp::field::content_type);  // no body and no Content-Length (RFC 9110)
+            res.body().clear();
+        } else {
+            res.prepare_payload();
+        }
         if (head_only) res.body().clear();
         boost::system::error_code ec;
         if (head_only) {
@@ -409,8 +414,9 @@ struct server::impl {
                 default: out = error_reply(404, "NOT_FOUND", "No such route: " + std::string(target.substr(0, 200))); break;
             }
         }
+        if (!streamed && out.status == 499) co_return false;  // the client left mid-body: nothing to answer
         if (!streamed) {
-            if (r.kind == route_kind::take || r.kind == route_kind::stop) {
+            if (r.kind == route_kind::take || r.kind == route_kind::stop || r.kind == route_kind::create_export) {
                 s.expires_after(std::chrono::seconds(30));  // after a long poll the idle deadline may be near
                 own_deadline = true;
             }
@@ -731,7 +737,13 @@ struct server::impl {
         auto res = jobs.admit(id, std::move(body));
         if (auto* e = std::get_if<api_error>(&res)) co_return error_reply(e->http, e->code, e->message);
         auto& a = std::get<admitted>(res);
-        if (!a.existing && runpod) runpod->start(a.job_id);
+        if (!a.existing && runpod) {
+            try {
+                runpod->start(a.job_id);
+            } catch (const std::exception& e) {  // no thread for its driver: the job fails, the client hears why
+                jobs.fail(a.job_id, std::string("Could not start the Runpod driver: ") + e.what());
+            }
+        }
         reply out{202, std::move(a.body)};
         out.body_read = body_done && !p.chunked();
         out.headers.emplace_back("Location", "/v1/exports/" + a.job_id);
@@ -828,7 +840,7 @@ struct server::impl {
         if (a->status != "completed" || a->path.empty())
             co_return co_await fail(error_reply(409, "ARTIFACT_NOT_READY",
                                                 "Export " + r.job_id + " is " + a->status + "; the capsule can be downloaded once it is completed"));
-        int fd = ::open(a->path.c_str(), O_RDONLY | O_CLOEXEC);
+        int fd = ::open(a->path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0) {
             if (errno == ENOENT)
                 co_return co_await fail(error_reply(410, "ARTIFACT_MISSING", "The capsule of export " + r.job_id + " is no longer on disk"));

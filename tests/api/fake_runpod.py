@@ -147,6 +147,8 @@ class FakeRunpod:
             body = {"id": rid, "status": "COMPLETED"}
         elif step == "COMPLETED_OUTSIDE":
             body = {"id": rid, "status": "COMPLETED", "output": {"artifactPath": "file:///etc/passwd", "fileName": "x.mv2"}}
+        elif step == "COMPLETED_FOREIGN":  # under the staging root, but another file than this job's output
+            body = {"id": rid, "status": "COMPLETED", "output": {"artifactPath": job["input"]["payload_ref"]}}
         elif step == "COMPLETED_MISSING":
             body = {"id": rid, "status": "COMPLETED", "output": {"artifactPath": job["input"]["output_prefix"] + "/gone.mv2"}}
         elif step == "FAILED":
