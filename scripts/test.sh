@@ -13,6 +13,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 jobs="${JOBS:-2}"
+# Compiler cache for every tree (host, CUDA): a rebuild of unchanged sources,
+# here or in the next CI run on this machine, costs seconds.
+if command -v ccache >/dev/null; then
+  export CMAKE_C_COMPILER_LAUNCHER=ccache CMAKE_CXX_COMPILER_LAUNCHER=ccache CMAKE_CUDA_COMPILER_LAUNCHER=ccache
+  ccache --zero-stats >/dev/null || true
+fi
 summary=()
 
 run_suite() {  # <build dir> <label>
@@ -65,5 +71,8 @@ if [ "$fuzz_seconds" != 0 ]; then
   summary+=("fuzz: 6 targets ran ${fuzz_seconds}s each without a crash")
 fi
 
+if command -v ccache >/dev/null; then
+  summary+=("ccache: $(ccache --print-stats 2>/dev/null | awk -F'\t' '$1=="direct_cache_hit"||$1=="preprocessed_cache_hit"{h+=$2} $1=="cache_miss"{m=$2} END{printf "%d hits, %d misses", h, m}')")
+fi
 echo "== summary"
 printf '%s\n' "${summary[@]}"
