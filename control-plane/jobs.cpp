@@ -159,6 +159,12 @@ std::unique_ptr<job> job_from_doc(const json::object& d) {
 
 std::string queue_job_id(const job& j) { return j.id + "-a" + std::to_string(j.attempt); }
 
+// Adds w, dropping waiters whose owner is gone.
+void add_waiter(std::vector<std::weak_ptr<waiter>>& ws, const std::shared_ptr<waiter>& w) {
+    ws.erase(std::remove_if(ws.begin(), ws.end(), [](const std::weak_ptr<waiter>& x) { return x.expired(); }), ws.end());
+    ws.push_back(w);
+}
+
 void wake_all(std::vector<std::weak_ptr<waiter>>& ws) {
     std::vector<std::weak_ptr<waiter>> keep;
     for (auto& w : ws)
@@ -572,9 +578,7 @@ void job_service::subscribe(const std::string& id, const std::shared_ptr<waiter>
     std::lock_guard<std::mutex> lock(mu_);
     auto it = jobs_.find(id);
     if (it == jobs_.end()) return;
-    auto& ws = it->second->waiters;
-    ws.erase(std::remove_if(ws.begin(), ws.end(), [](const std::weak_ptr<waiter>& x) { return x.expired(); }), ws.end());
-    ws.push_back(w);
+    add_waiter(it->second->waiters, w);
 }
 
 std::optional<job_service::artifact_info> job_service::artifact(const std::string& id) const {
@@ -673,16 +677,12 @@ std::optional<std::string> job_service::take(const std::string& worker) {
 
 void job_service::subscribe_take(const std::shared_ptr<waiter>& w) {
     std::lock_guard<std::mutex> lock(mu_);
-    take_waiters_.erase(std::remove_if(take_waiters_.begin(), take_waiters_.end(), [](const auto& x) { return x.expired(); }),
-                        take_waiters_.end());
-    take_waiters_.push_back(w);
+    add_waiter(take_waiters_, w);
 }
 
 void job_service::subscribe_stop(const std::string& worker, const std::shared_ptr<waiter>& w) {
     std::lock_guard<std::mutex> lock(mu_);
-    auto& ws = stop_waiters_[worker];
-    ws.erase(std::remove_if(ws.begin(), ws.end(), [](const auto& x) { return x.expired(); }), ws.end());
-    ws.push_back(w);
+    add_waiter(stop_waiters_[worker], w);
 }
 
 std::vector<std::string> job_service::jobs_to_stop(const std::string& worker) {

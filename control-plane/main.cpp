@@ -34,14 +34,14 @@ constexpr const char* k_usage =
     "  memvid-export-api --version\n";
 
 
-int print_error(const mvx::error& e) {
+// {"error":{"code","message"}}: the CLI's error line (stderr for the server, stdout for validate).
+std::string error_line(const mvx::error& e) {
     namespace J = mvx::json_out;
     J::object inner;
     inner.str("code", e.code()).str("message", e.what());
     J::object o;
     o.raw("error", inner.str());
-    std::cerr << o.str() << std::endl;
-    return 2;
+    return o.str();
 }
 
 int validate(const std::string& path) {
@@ -124,19 +124,15 @@ int main(int argc, char** argv) {
             try {
                 return validate(args[1]);
             } catch (const mvx::error& e) {
-                namespace J = mvx::json_out;
-                J::object inner;
-                inner.str("code", e.code()).str("message", e.what());
-                J::object o;
-                o.raw("error", inner.str());
-                std::cout << o.str() << std::endl;
+                std::cout << error_line(e) << std::endl;
                 return 2;
             }
         }
         std::cerr << k_usage;
         return 2;
     } catch (const mvx::error& e) {
-        return print_error(e);
+        std::cerr << error_line(e) << std::endl;
+        return 2;
     } catch (const std::exception& e) {
         std::cerr << "{\"error\":{\"code\":\"INTERNAL\",\"message\":" << mvx::json_out::string(e.what()) << "}}" << std::endl;
         return 1;

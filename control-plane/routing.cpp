@@ -275,9 +275,11 @@ std::string content_disposition(std::string_view name) {
     return "attachment; filename=\"" + ascii + "\"; filename*=UTF-8''" + enc;
 }
 
-bool secret_equals(std::string_view a, std::string_view b) {
-    auto da = mv2::blake3(a), db = mv2::blake3(b);
-    return CRYPTO_memcmp(da.data(), db.data(), da.size()) == 0;
+bool secret_matches(std::string_view token, const std::array<std::uint8_t, 32>& key_digest) {
+    const auto d = mv2::blake3(token);
+    return CRYPTO_memcmp(d.data(), key_digest.data(), d.size()) == 0;
 }
+
+bool secret_equals(std::string_view a, std::string_view b) { return secret_matches(a, mv2::blake3(b)); }
 
 }  // namespace mvx::cp

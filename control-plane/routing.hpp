@@ -2,6 +2,7 @@
 // headers): pure functions, no I/O, so the fuzzer drives them directly.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -80,5 +81,7 @@ std::string content_disposition(std::string_view file_name);
 
 // Constant-time equality of two secrets (compares digests).
 bool secret_equals(std::string_view a, std::string_view b);
+// The same against a key whose BLAKE3 digest was taken once (the server's keys).
+bool secret_matches(std::string_view token, const std::array<std::uint8_t, 32>& key_digest);
 
 }  // namespace mvx::cp

@@ -28,6 +28,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -156,6 +157,7 @@ struct server::impl {
     tcp::acceptor acceptor;
     std::size_t next_ioc = 0;
     rate_limiter limiter;
+    const mv2::digest api_key_digest, worker_key_digest;  // taken once: a request hashes only its token
     std::atomic<bool> stopping{false};
     std::thread housekeeping;
     std::mutex stop_mu;
@@ -163,7 +165,8 @@ struct server::impl {
 
     impl(const config& c, job_service& j, runpod_driver* r, metrics& m)
         : cfg(c), jobs(j), runpod(r), mx(m), iocs(make_iocs(c.threads)), ioc(*iocs[0]), acceptor(ioc),
-          limiter(c.rate_per_minute, c.rate_burst) {}
+          limiter(c.rate_per_minute, c.rate_burst), api_key_digest(mv2::blake3(c.api_key)),
+          worker_key_digest(mv2::blake3(c.worker_key)) {}
 
     static std::vector<std::unique_ptr<net::io_context>> make_iocs(unsigned n) {
         std::vector<std::unique_ptr<net::io_context>> v;
@@ -211,6 +214,17 @@ struct server::impl {
         co_return !ec && keep;
     }
 
+    // A plain reply from a streaming handler (SSE, download): its extra headers
+    // and its count in the request metrics, as handle() does for the others.
+    awaitable<bool> send_counted(beast::tcp_stream& s, const parser_t& p, const route& r,
+                                 const std::vector<std::pair<std::string, std::string>>& extra, reply e, bool head) {
+        for (const auto& h : extra) e.headers.push_back(h);
+        const int st = e.status;
+        const bool keep = co_await send(s, p, std::move(e), head);
+        metrics_ref().http_request(r.name, st);
+        co_return keep;
+    }
+
     // Reads a small body (worker posts) into a string; false when too large or the client left.
     awaitable<bool> read_small_body(beast::tcp_stream& s, beast::flat_buffer& buf, parser_t& p, std::string& out,
                                     std::size_t limit) {
@@ -235,10 +249,13 @@ struct server::impl {
             auto auth = p.get()[bhttp::field::authorization];
             auto token = bearer_token(std::string_view(auth.data(), auth.size()), why);
             if (!token) return error_reply(401, "UNAUTHORIZED", why);
-            if (!secret_equals(*token, cfg.api_key)) return error_reply(401, "UNAUTHORIZED", "Invalid API key");
+            // One digest of the token per request: the key check and the rate-limit bucket.
+            const mv2::digest token_digest = mv2::blake3(*token);
+            if (CRYPTO_memcmp(token_digest.data(), api_key_digest.data(), token_digest.size()) != 0)
+                return error_reply(401, "UNAUTHORIZED", "Invalid API key");
             if (limiter.enabled()) {
                 double remaining = 0, reset = 0;
-                bool ok = limiter.take(hex(mv2::blake3(*token)), remaining, reset);
+                bool ok = limiter.take(std::string(token_digest.begin(), token_digest.end()), remaining, reset);
                 extra.emplace_back("X-RateLimit-Limit", std::to_string(std::llround(limiter.per_minute())));
                 extra.emplace_back("X-RateLimit-Remaining", std::to_string(std::llround(remaining)));
                 extra.emplace_back("X-RateLimit-Reset", std::to_string(std::llround(reset)));
@@ -253,7 +270,7 @@ struct server::impl {
             if (cfg.backend != backend_mode::local_queue)
                 return error_reply(404, "NOT_FOUND", "The worker protocol is served only when MEMVID_EXPORT_BACKEND_MODE=local_queue");
             auto auth = p.get()[bhttp::field::authorization];
-            if (!secret_equals(worker_token(std::string_view(auth.data(), auth.size())), cfg.worker_key))
+            if (!secret_matches(worker_token(std::string_view(auth.data(), auth.size())), worker_key_digest))
                 return error_reply(401, "UNAUTHORIZED", "Invalid worker key: set RUNPOD_AI_API_KEY to MEMVID_LOCAL_QUEUE_WORKER_KEY");
         }
         return std::nullopt;
@@ -769,13 +786,7 @@ struct server::impl {
             if (!v) bad = true;
             else since = std::max(since, *v);
         }
-        auto fail = [&](reply e) -> awaitable<bool> {
-            for (auto& h : extra) e.headers.push_back(h);
-            const int st = e.status;
-            bool k = co_await send(s, p, std::move(e));
-            metrics_ref().http_request(r.name, st);
-            co_return k;
-        };
+        auto fail = [&](reply e) { return send_counted(s, p, r, extra, std::move(e), false); };
         if (bad) co_return co_await fail(error_reply(400, "INVALID_QUERY", "sinceSeq and Last-Event-ID must be non-negative integers"));
         // Subscribe first, then replay by seq: an event appended meanwhile is
         // seen by the next read, never lost and never sent twice.
@@ -828,13 +839,7 @@ struct server::impl {
     awaitable<bool> download(beast::tcp_stream& s, parser_t& p, const route& r, std::vector<std::pair<std::string, std::string>>& extra,
                              bool head) {
         const auto& req = p.get();
-        auto fail = [&](reply e) -> awaitable<bool> {
-            for (auto& h : extra) e.headers.push_back(h);
-            const int st = e.status;
-            bool k = co_await send(s, p, std::move(e), head);
-            metrics_ref().http_request(r.name, st);
-            co_return k;
-        };
+        auto fail = [&](reply e) { return send_counted(s, p, r, extra, std::move(e), head); };
         auto a = jobs.artifact(r.job_id);
         if (!a) co_return co_await fail(error_reply(404, "JOB_NOT_FOUND", "No export job " + r.job_id));
         if (a->status != "completed" || a->path.empty())

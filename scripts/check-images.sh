@@ -262,6 +262,20 @@ compose_check() {
   return "$rc"
 }
 
+# image_checks <api|worker> [tree]: build with the image's step (or reuse a tree it
+# made), then the binary starts and its runtime libraries resolve.
+image_checks() {
+  local what=$1 tree=$2
+  if [ -n "$tree" ]; then
+    skip "build $what" "reusing $tree"
+  else
+    tree=build-docker-$what
+    check "build $what" scripts/docker/build.sh "$what" "$tree"
+  fi
+  check "start $what" version_check "$tree/bin/memvid-export-$what"
+  check "runtime $what" runtime_check "$tree/bin/memvid-export-$what"
+}
+
 check lint lint Dockerfile.worker Dockerfile.api
 if ((!lint_only)); then
   check fetch-model fetch_model_check
@@ -269,27 +283,13 @@ if ((!lint_only)); then
 fi
 if ((!lint_only && !no_build)); then
   if ((skip_deps)); then skip deps "--skip-deps"; else check deps scripts/docker/install-build-deps.sh; fi
-  if [ -n "$api_build" ]; then
-    skip "build api" "reusing $api_build"
-  else
-    api_build=build-docker-api
-    check "build api" scripts/docker/build.sh api "$api_build"
-  fi
-  check "start api" version_check "$api_build/bin/memvid-export-api"
-  check "runtime api" runtime_check "$api_build/bin/memvid-export-api"
+  image_checks api "$api_build"
   if ((skip_worker)); then
     skip "build worker" "--skip-worker"
   elif ! command -v "${CUDACXX:-nvcc}" >/dev/null && [ ! -x /usr/local/cuda/bin/nvcc ]; then
     skip "build worker" "no nvcc on this machine"
   else
-    if [ -n "$worker_build" ]; then
-      skip "build worker" "reusing $worker_build"
-    else
-      worker_build=build-docker-worker
-      check "build worker" scripts/docker/build.sh worker "$worker_build"
-    fi
-    check "start worker" version_check "$worker_build/bin/memvid-export-worker"
-    check "runtime worker" runtime_check "$worker_build/bin/memvid-export-worker"
+    image_checks worker "$worker_build"
   fi
 fi
 

@@ -29,6 +29,18 @@ def fixture_bytes(name):
     return subprocess.run(["zstd", "-dc", os.path.join(SHARED, "fixtures", name)], check=True, capture_output=True).stdout
 
 
+def terminate(proc, grace):
+    """SIGTERM, then SIGKILL after `grace` seconds; the exit code."""
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 class Api:
     """One memvid-export-api process; root persists across restart()."""
 
@@ -61,14 +73,7 @@ class Api:
         self.proc.wait()
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return terminate(self.proc, 10)
 
     def request(self, method, path, body=None, headers=None, key=KEY, timeout=60):
         h = dict(headers or {})
@@ -129,14 +134,7 @@ class Worker:
         self.proc = subprocess.Popen([WORKER], env=e, stdout=self.log, stderr=self.log)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return terminate(self.proc, 15)
 
 
 class Sse:
