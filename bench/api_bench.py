@@ -21,7 +21,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "api"))
-os.environ.setdefault("MVX_SHARED_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
+os.environ.setdefault("MVX_FIXTURES_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures"))
 
 
 def wrk(url, seconds, conns, headers):

@@ -18,7 +18,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "build", "bin")
-SHARED = os.environ.get("MVX_SHARED_DIR", os.path.join(ROOT, "..", "shared"))
+FIXTURES = os.environ.get("MVX_FIXTURES_DIR", os.path.join(ROOT, "tests", "fixtures"))
 
 
 def measure(cmd):
@@ -104,7 +104,7 @@ def main():
         dst = os.path.join(data, f"{name}.json")
         if not os.path.exists(dst):
             with open(dst, "wb") as f:
-                subprocess.run(["zstd", "-dc", os.path.join(SHARED, "fixtures", f"{name}.json.zst")], stdout=f, check=True)
+                subprocess.run(["zstd", "-dc", os.path.join(FIXTURES, f"{name}.json.zst")], stdout=f, check=True)
         payloads.append((name, dst))
     synth = os.path.join(data, f"synthetic-{a.nodes}.json")
     if not os.path.exists(synth):

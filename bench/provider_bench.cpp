@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "common/embedding/providers.hpp"
+#include "common/providers/providers.hpp"
 #include "tests/common/fake_http_server.hpp"
 
 namespace json = boost::json;
@@ -41,14 +41,14 @@ int main(int argc, char** argv) {
         texts.push_back("Function parse_config_" + std::to_string(i) + "\nfile=src/config.rs lines 10-42\n" + std::string(400, 'x'));
 
     auto run = [&](std::size_t batch, std::size_t concurrency, std::size_t n) {
-        embedding::provider_config c;
+        providers::provider_config c;
         c.provider = "openai";
         c.model = "text-embedding-3-large";
         c.api_key = "sk-bench";
         c.base_url = server.base_url() + "/v1";
         c.batch_size = batch;
         c.concurrency = concurrency;
-        embedding::provider_embedder e(c);
+        providers::provider_embedder e(c);
         std::vector<float> out;
         auto t0 = std::chrono::steady_clock::now();
         e.embed(std::span<const std::string>(texts.data(), n), out);

@@ -3,19 +3,25 @@
 //   memvid-export-api              serve (configured by the environment, export-api spec A13)
 //   memvid-export-api worker-env   print the variables a memvid-export-worker needs for this server's local queue
 //   memvid-export-api validate F   check an export request body with the same parser the API uses
+//   memvid-export-api routes       print the route table (Markdown; the README's route list)
 #include "common/core/error.hpp"
 #include "common/core/json_out.hpp"
 #include "common/pack/pack.hpp"
-#include "control-plane/config.hpp"
-#include "control-plane/jobs.hpp"
-#include "control-plane/log.hpp"
-#include "control-plane/metrics.hpp"
-#include "control-plane/runpod_backend.hpp"
-#include "control-plane/server.hpp"
+#include "control-plane/config/config.hpp"
+#include "control-plane/http/server.hpp"
+#include "control-plane/jobs/housekeeping.hpp"
+#include "control-plane/jobs/local_queue.hpp"
+#include "control-plane/jobs/registry.hpp"
+#include "control-plane/jobs/sqlite_store.hpp"
+#include "control-plane/observability/log.hpp"
+#include "control-plane/observability/metrics.hpp"
+#include "control-plane/routes/table.hpp"
+#include "control-plane/runpod/driver.hpp"
 
 #include <boost/json/serialize.hpp>
 
 #include <csignal>
+#include <filesystem>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -31,6 +37,7 @@ constexpr const char* k_usage =
     "                                   from this server's local queue (MEMVID_EXPORT_BACKEND_MODE=local_queue)\n"
     "  memvid-export-api validate <payload.json|payload.json.zst>\n"
     "                                   check an export request body; prints its counts or the error with its JSON path\n"
+    "  memvid-export-api routes         print the route table (Markdown)\n"
     "  memvid-export-api --version\n";
 
 
@@ -59,7 +66,7 @@ int validate(const std::string& path) {
 }
 
 mvx::cp::config load(std::vector<std::string>& warnings) {
-    return mvx::cp::load_config([](const char* n) { return std::getenv(n); }, warnings);
+    return mvx::cp::load_config(mvx::process_env(), warnings);
 }
 
 int worker_env() {
@@ -82,26 +89,36 @@ int worker_env() {
 }
 
 int serve() {
+    namespace cp = mvx::cp;
     std::vector<std::string> warnings;
-    auto cfg = load(warnings);
-    mvx::cp::set_log_level(cfg.log);
-    for (const auto& w : warnings) mvx::cp::log_line(mvx::cp::log_level::warn, w);
+    const auto cfg = load(warnings);
+    cp::set_log_level(cfg.log);
+    for (const auto& w : warnings) cp::log_line(cp::log_level::warn, w);
     std::signal(SIGPIPE, SIG_IGN);
-    mvx::cp::metrics m;
-    mvx::cp::job_service jobs(cfg, m);
-    auto resume = jobs.open();
-    std::unique_ptr<mvx::cp::runpod_driver> runpod;
-    if (cfg.backend == mvx::cp::backend_mode::runpod_queue) runpod = std::make_unique<mvx::cp::runpod_driver>(jobs.cfg(), jobs, m);
-    mvx::cp::server srv(jobs.cfg(), jobs, runpod.get(), m);
+    cp::prepare_roots(cfg);
+    cp::metrics m(cp::metric_labels());
+    auto store = cp::open_sqlite_store(std::filesystem::path(cfg.export_root) / "jobs.sqlite3");
+    cp::job_registry jobs(cfg, *store, m);
+    const auto restored = jobs.open();
+    std::unique_ptr<cp::local_queue> queue;
+    std::unique_ptr<cp::runpod_driver> runpod;
+    if (cfg.backend == cp::backend_mode::local_queue) {
+        queue = std::make_unique<cp::local_queue>(jobs);
+        for (const auto& id : restored.queued) queue->enqueue(id);
+    } else {
+        runpod = std::make_unique<cp::runpod_driver>(cfg, jobs, m);
+    }
+    cp::housekeeping hk(jobs, queue.get());
+    cp::server srv(cfg, jobs, queue.get(), runpod.get(), hk, m);
     const auto port = srv.bind();
-    for (const auto& id : resume) runpod->start(id);
-    mvx::cp::log_line(mvx::cp::log_level::info, "memvid-export-api listening on " + cfg.bind_host + ":" + std::to_string(port) + " (backend " +
-                         cfg.backend_name() + ", export root " + cfg.export_root + ", staging " + cfg.staging_root + ")");
+    for (const auto& id : restored.runpod) runpod->start(id);
+    cp::log_line(cp::log_level::info, "memvid-export-api listening on " + cfg.bind_host + ":" + std::to_string(port) + " (backend " +
+                                          cfg.backend_name() + ", export root " + cfg.export_root + ", staging " + cfg.staging_root + ")");
     // For scripts and tests that bind :0 — one machine-readable line on stdout.
     std::cout << "{\"listening\":" << port << "}" << std::endl;
     srv.run(true);
     if (runpod) runpod->stop();
-    mvx::cp::log_line(mvx::cp::log_level::info, "memvid-export-api stopped");
+    cp::log_line(cp::log_level::info, "memvid-export-api stopped");
     return 0;
 }
 
@@ -120,6 +137,10 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (args[0] == "worker-env" && args.size() == 1) return worker_env();
+        if (args[0] == "routes" && args.size() == 1) {
+            std::cout << mvx::cp::routes_markdown();
+            return 0;
+        }
         if (args[0] == "validate" && args.size() == 2) {
             try {
                 return validate(args[1]);

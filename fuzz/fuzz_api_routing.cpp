@@ -3,7 +3,8 @@
 // and every header parser the server uses. Checks invariants, not just crashes:
 // a routed job id is a canonical UUID, a partial range lies inside the file,
 // a worker route names valid ids, a bearer token is trimmed and non-empty.
-#include "control-plane/routing.hpp"
+#include "control-plane/http/headers.hpp"
+#include "control-plane/routes/table.hpp"
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -23,11 +24,17 @@ void require(bool ok) {
 void exercise(std::string_view method, std::string_view target, std::string_view auth, std::string_view range,
               std::string_view inm, std::string_view idem, std::uint64_t size) {
     using namespace mvx::cp;
-    route r = match_route(method, target, "local");
-    if (r.api && !r.bad_id && !r.job_id.empty()) require(is_job_id(r.job_id));
-    if (r.kind == route_kind::take || r.kind == route_kind::ping || r.kind == route_kind::stop || r.kind == route_kind::done) {
-        require(r.worker && !r.worker_id.empty() && r.worker_id != ".." && r.worker_id.find('/') == std::string::npos);
-        if (r.kind == route_kind::done) require(!r.queue_job_id.empty() && r.queue_job_id.find('/') == std::string::npos);
+    route_match r = match_route(method, target, "local");
+    if (r.kind != route_match::outcome::not_found) {
+        require(r.index < routes().size() && r.metric == r.index + 1);
+        const auto& spec = routes()[r.index];
+        if (!r.bad_id && spec.pattern.find("{id}") != std::string_view::npos) require(is_job_id(r.job_id));
+        if (spec.pattern.find("{worker}") != std::string_view::npos)
+            require(spec.auth == auth_kind::worker_key && valid_token(r.worker_id));
+        if (spec.pattern.find("{job}") != std::string_view::npos) require(valid_token(r.queue_job_id));
+        if (r.kind == route_match::outcome::method_not_allowed) require(!r.allow.empty());
+    } else {
+        require(r.metric == 0 && r.job_id.empty() && r.worker_id.empty());
     }
     bool bad = false;
     for (const char* name : {"sinceSeq", "limit", "job_id"}) {

@@ -5,23 +5,10 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
-#include <string>
-
-#include "common/core/error.hpp"
+#include "kernels/cuda_check.hpp"
 #include "kernels/ops.hpp"
 
 namespace mvx::cuda {
-
-[[noreturn]] inline void fail(const char* what, cudaError_t e) {
-    throw mvx::error(mvx::error_kind::internal, "EMBEDDING_FAILED",
-                     std::string("CUDA error in ") + what + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")");
-}
-
-#define MVX_CUDA_CHECK(call)                                    \
-    do {                                                        \
-        cudaError_t mvx_err_ = (call);                          \
-        if (mvx_err_ != cudaSuccess) ::mvx::cuda::fail(#call, mvx_err_); \
-    } while (0)
 
 __device__ __forceinline__ float to_f(float v) { return v; }
 __device__ __forceinline__ float to_f(__half v) { return __half2float(v); }

@@ -2,17 +2,18 @@
 //
 //   memvid-export-worker pack --payload-ref <path|file://…> --output-prefix <dir|file://…> [options]
 //   memvid-export-worker runpod-execute …   (the original's spelling, same flags)
-//   memvid-export-worker inspect <file.mv2> [--frames N]
+//   memvid-export-worker inspect <file.mv2> [--frames N | --all]
 //
 // Prints one JSON line on stdout: the result, or {"error":{"code","message"}}
 // with a non-zero exit (2 = bad input or arguments, 1 = anything else).
 #include "common/core/error.hpp"
+#include "common/core/hex.hpp"
 #include "common/core/json_out.hpp"
 #include "common/mv2/reader.hpp"
-#include "common/embedding/engine.hpp"
-#include "common/embedding/providers.hpp"
 #include "common/pack/pack.hpp"
-#include "worker/runpod.hpp"
+#include "worker/config.hpp"
+#include "worker/embedders.hpp"
+#include "worker/queue.hpp"
 
 #include <cmath>
 #include <csignal>
@@ -34,7 +35,7 @@ Usage:
   memvid-export-worker --test_input '<json>'  one Runpod job offline: {"input": {job_id, payload_ref, ...}}
   memvid-export-worker pack --payload-ref <path|file://URL> --output-prefix <dir|file://URL> [options]
   memvid-export-worker runpod-execute <same flags as pack>
-  memvid-export-worker inspect <capsule.mv2> [--frames N]
+  memvid-export-worker inspect <capsule.mv2> [--frames N | --all]
 
 pack options:
   --job-id ID                 job id reported back (A-Z a-z 0-9 . _ -; default "local")
@@ -60,57 +61,6 @@ MEMVID_EMBED_MAX_ATTEMPTS, MEMVID_EMBED_RETRY_BASE_MS.
 The payload is a POST /v1/exports body as JSON, plain or zstd-compressed.
 )";
 
-// Opens the native engine on first use, so a lexical-only export never loads a model.
-class lazy_native final : public mvx::embedding::embedder {
-public:
-    mvx::embedding::engine_options options;
-    mvx::embedding::identity id() const override { return get().id(); }
-    void embed(std::span<const std::string> texts, std::vector<float>& out) override { get().embed(texts, out); }
-    std::size_t batch_size() const override { return get().batch_size(); }
-    mvx::embedding::embed_report report() const override { return get().report(); }
-
-private:
-    mvx::embedding::engine& get() const {
-        if (!engine_) {
-            engine_ = mvx::embedding::engine::open(options);
-            // One log line on stderr (stdout carries the result): what runs where.
-            const auto& e = *engine_;
-            mvx::json_out::object o;
-            o.str("event", "embedder_ready")
-                .str("model", e.id().model)
-                .str("backend", e.compute().name())
-                .str("device", e.compute().device())
-                .str("precision", e.compute().precision())
-                .str("cudaFallbackReason", e.devices().reason)
-                .raw("loadMs", mvx::json_out::f64(std::round(e.model().load_stats().load_ms)))
-                .raw("warmUpMs", mvx::json_out::f64(std::round(e.warm_up_ms())));
-            std::cerr << o.str() << std::endl;
-        }
-        return *engine_;
-    }
-    mutable std::unique_ptr<mvx::embedding::engine> engine_;
-};
-
-// An external provider (issue 4), made on first use from the flags and the
-// original's environment variables; its configuration errors surface then.
-class lazy_provider final : public mvx::embedding::embedder {
-public:
-    std::string mode, provider, model, ollama_host;
-    mvx::embedding::identity id() const override { return get().id(); }
-    void embed(std::span<const std::string> texts, std::vector<float>& out) override { get().embed(texts, out); }
-    std::size_t batch_size() const override { return get().batch_size(); }
-    mvx::embedding::embed_report report() const override { return get().report(); }
-
-private:
-    mvx::embedding::provider_embedder& get() const {
-        if (!p_)
-            p_ = std::make_unique<mvx::embedding::provider_embedder>(
-                mvx::embedding::provider_config::from_env(mode, provider, model, ollama_host));
-        return *p_;
-    }
-    mutable std::unique_ptr<mvx::embedding::provider_embedder> p_;
-};
-
 int exit_code_for(const mvx::error& e) {
     return e.kind() == mvx::error_kind::invalid_input || e.kind() == mvx::error_kind::limit ? 2 : 1;
 }
@@ -123,19 +73,7 @@ void print_error(const std::string& code, const std::string& message) {
     std::cout << o.str() << std::endl;
 }
 
-std::string env_or(const char* name, std::string fallback) {
-    const char* v = std::getenv(name);
-    return v && *v ? std::string(v) : fallback;
-}
-
-std::string default_model(const std::string& provider) {
-    if (provider == "openai") return "text-embedding-3-large";
-    if (provider == "voyage" || provider == "voyageai") return "voyage-code-3";
-    if (provider == "ollama" || provider == "local") return "nomic-embed-text";
-    return "nvidia/nv-embed-v1";
-}
-
-int run_pack(const std::vector<std::string>& args) {
+int run_pack(const mvx::worker::worker_config& cfg, const std::vector<std::string>& args) {
     mvx::pack::pack_options o;
     std::map<std::string, std::string> val;
     static const std::vector<std::string> with_value = {
@@ -155,28 +93,41 @@ int run_pack(const std::vector<std::string>& args) {
         }
         mvx::throw_argument("unknown option \"" + a + "\" (see --help)");
     }
+    auto flag = [&](const char* name) -> std::string { auto it = val.find(name); return it == val.end() ? "" : it->second; };
     if (!val.count("--payload-ref")) mvx::throw_argument("missing --payload-ref <path|file://URL>");
     if (!val.count("--output-prefix")) mvx::throw_argument("missing --output-prefix <dir|file://URL>");
     o.payload_ref = val["--payload-ref"];
     o.output_prefix = val["--output-prefix"];
     o.job_id = val.count("--job-id") ? val["--job-id"] : "local";
-    o.embedding_mode = val.count("--embedding-mode") ? val["--embedding-mode"] : env_or("MEMVID_EMBEDDING_MODE", "external_api");
-    o.embedding_provider =
-        val.count("--embedding-provider") ? val["--embedding-provider"] : env_or("MEMVID_EMBED_PROVIDER", "nvidia");
-    if (o.embedding_provider == "native")
-        o.embedding_model = val.count("--embedding-model") ? val["--embedding-model"] : env_or("MEMVID_EMBED_MODEL_DIR", "");
-    else
-        o.embedding_model = val.count("--embedding-model") ? val["--embedding-model"]
-                                                          : env_or("MEMVID_EMBED_MODEL", default_model(o.embedding_provider));
-    if (o.embedding_mode != "external_api" && o.embedding_mode != "runpod_gpu")
-        mvx::throw_argument("embedding mode \"" + o.embedding_mode + "\" is invalid: use external_api or runpod_gpu");
-    std::string when = val.count("--created-at") ? val["--created-at"] : env_or("SOURCE_DATE_EPOCH", "");
-    if (!when.empty()) {
-        o.created_at = mvx::pack::parse_time(when);
-        if (!o.created_at)
-            mvx::throw_argument("--created-at \"" + when + "\" is neither Unix seconds nor RFC 3339 UTC (2026-01-31T12:00:00Z)");
+
+    // The flags override the configuration; an embedder is made only when the
+    // payload asks for vectors (options.semanticEnabled).
+    mvx::worker::worker_config c = cfg;
+    if (val.count("--embedding-device")) c.device = val["--embedding-device"];
+    if (val.count("--embedding-max-batch-tokens")) {
+        const std::string budget = val["--embedding-max-batch-tokens"];
+        try {
+            c.max_batch_tokens = std::stoul(budget);
+        } catch (...) {
+            mvx::throw_argument("--embedding-max-batch-tokens needs a token count, got \"" + budget + "\"");
+        }
     }
-    std::string root = val.count("--staging-root") ? val["--staging-root"] : env_or("MEMVID_EXPORT_STAGING_ROOT", "");
+    const auto choice = mvx::worker::resolve(
+        c, {flag("--embedding-mode"), flag("--embedding-provider"), flag("--embedding-model"), flag("--ollama-host")});
+    if (choice.mode != "external_api" && choice.mode != "runpod_gpu")
+        mvx::throw_argument("embedding mode \"" + choice.mode + "\" is invalid: use external_api or runpod_gpu");
+    o.embedding_mode = choice.mode;
+    o.embedding_provider = choice.provider;
+    o.embedding_model = choice.model;
+    if (val.count("--created-at")) {
+        o.created_at = mvx::pack::parse_time(val["--created-at"]);
+        if (!o.created_at)
+            mvx::throw_argument("--created-at \"" + val["--created-at"] +
+                                "\" is neither Unix seconds nor RFC 3339 UTC (2026-01-31T12:00:00Z)");
+    } else {
+        o.created_at = c.created_at;
+    }
+    const std::string root = val.count("--staging-root") ? val["--staging-root"] : c.staging_root;
     if (!root.empty()) o.confine_root = root;
     if (val.count("--max-payload-bytes")) {
         try {
@@ -185,62 +136,80 @@ int run_pack(const std::vector<std::string>& args) {
             mvx::throw_argument("--max-payload-bytes needs a byte count");
         }
     }
-    // Embedders are made only when the payload asks for vectors
-    // (options.semanticEnabled): a lexical export needs no model and no key.
-    lazy_native native;
-    lazy_provider provider;
-    if (o.embedding_provider == "native") {
-        native.options.model_dir = o.embedding_model;
-        native.options.device = val.count("--embedding-device") ? val["--embedding-device"] : env_or("MEMVID_EMBED_DEVICE", "auto");
-        std::string budget = val.count("--embedding-max-batch-tokens") ? val["--embedding-max-batch-tokens"]
-                                                                       : env_or("MEMVID_EMBED_MAX_BATCH_TOKENS", "16384");
-        try {
-            native.options.max_batch_tokens = std::stoul(budget);
-        } catch (...) {
-            mvx::throw_argument("--embedding-max-batch-tokens needs a token count, got \"" + budget + "\"");
-        }
-        o.embedder = &native;
-    } else {
-        if (mvx::embedding::provider_config::normalize_provider(o.embedding_provider).empty())
-            throw mvx::error(mvx::error_kind::invalid_input, "EMBEDDER_NOT_CONFIGURED",
-                             "Unsupported MEMVID_EMBED_PROVIDER `" + o.embedding_provider +
-                                 "`. Supported: nvidia, openai, voyage/voyageai, ollama/local, native.");
-        provider.mode = o.embedding_mode;
-        provider.provider = o.embedding_provider;
-        provider.model = o.embedding_model;
-        provider.ollama_host = val.count("--ollama-host") ? val["--ollama-host"] : "";
-        o.embedder = &provider;
-    }
+    mvx::embedding::lazy_embedder embedder(mvx::worker::embedder_factory(c, choice));
+    o.embedder = &embedder;
     const auto result = mvx::pack::run(o);
     std::cout << result.to_json() << std::endl;
     return 0;
 }
 
+// Our validating reader on a capsule: a summary and the first frames, or with
+// --all every field of the header, TOC and every frame (the golden test
+// compares these dumps of our file and memvid's).
 int run_inspect(const std::vector<std::string>& args) {
     std::string path;
     std::size_t show = 3;
+    bool all = false;
     for (std::size_t i = 0; i < args.size(); ++i) {
-        if (args[i] == "--frames" && i + 1 < args.size()) show = std::stoul(args[++i]);
-        else if (path.empty()) path = args[i];
-        else mvx::throw_argument("unexpected argument \"" + args[i] + "\"");
+        if (args[i] == "--frames" && i + 1 < args.size()) {
+            const std::string n = args[++i];
+            if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos || n.size() > 9)
+                mvx::throw_argument("--frames needs a frame count, got \"" + n + "\"");
+            show = std::stoul(n);
+        } else if (args[i] == "--all") {
+            all = true;
+        } else if (path.empty()) {
+            path = args[i];
+        } else {
+            mvx::throw_argument("unexpected argument \"" + args[i] + "\"");
+        }
     }
     if (path.empty()) mvx::throw_argument("inspect needs a capsule path");
     mvx::mv2::capsule_reader r(path);
     const auto& I = r.info();
     namespace J = mvx::json_out;
+    auto opt_str = [](const std::optional<std::string>& v) { return v ? J::string(*v) : J::null(); };
+    if (all) show = I.frames.size();
     std::string frames = "[";
     for (std::size_t i = 0; i < std::min(show, I.frames.size()); ++i) {
         const auto& f = I.frames[i];
         std::vector<std::string_view> tags(f.tags.begin(), f.tags.end()), labels(f.labels.begin(), f.labels.end());
         J::object fo;
         fo.raw("id", J::u64(f.id))
-            .raw("title", f.title ? J::string(*f.title) : J::null())
-            .raw("uri", f.uri ? J::string(*f.uri) : J::null())
-            .raw("track", f.track ? J::string(*f.track) : J::null())
+            .raw("title", opt_str(f.title))
+            .raw("uri", opt_str(f.uri))
+            .raw("track", opt_str(f.track))
             .raw("tags", J::array_of_strings(tags))
             .raw("labels", J::array_of_strings(labels))
             .raw("payloadBytes", J::u64(f.payload_length))
             .raw("hasVector", J::boolean(!r.vector(i).empty()));
+        if (all) {
+            std::string meta = "[";
+            for (const auto& [k, v] : f.extra_metadata) {
+                if (meta.size() > 1) meta += ',';
+                meta += '[';
+                meta += J::string(k);
+                meta += ',';
+                meta += J::string(v);
+                meta += ']';
+            }
+            meta += "]";
+            fo.raw("timestamp", J::i64(f.timestamp))
+                .raw("anchorTs", f.anchor_ts ? J::i64(*f.anchor_ts) : J::null())
+                .raw("anchorSource", f.anchor_source ? J::u64(*f.anchor_source) : J::null())
+                .raw("kind", opt_str(f.kind))
+                .raw("payloadOffset", J::u64(f.payload_offset))
+                .str("checksum", mvx::to_hex(f.checksum))
+                .raw("encoding", J::u64(f.encoding))
+                .raw("canonicalLength", f.canonical_length ? J::u64(*f.canonical_length) : J::null())
+                .raw("mime", opt_str(f.mime))
+                .raw("searchText", opt_str(f.search_text))
+                .raw("extraMetadata", meta)
+                .raw("role", J::u64(f.role))
+                .raw("status", J::u64(f.status))
+                .raw("enrichmentState", J::u64(f.enrichment_state))
+                .str("text", r.text(i));
+        }
         if (i) frames += ',';
         frames += fo.str();
     }
@@ -254,8 +223,16 @@ int run_inspect(const std::vector<std::string>& args) {
         .raw("dimension", J::u64(I.dimension))
         .raw("lexDocuments", J::u64(I.lex_documents))
         .raw("timeEntries", J::u64(I.time_entries))
-        .raw("tocBytes", J::u64(I.toc_length))
-        .raw("sample", frames);
+        .raw("tocBytes", J::u64(I.toc_length));
+    if (all)
+        o.raw("walSize", J::u64(I.wal_size))
+            .raw("tocOffset", J::u64(I.toc_offset))
+            .raw("generation", J::u64(I.generation))
+            .str("tocChecksum", mvx::to_hex(I.toc_checksum))
+            .raw("lexEnabled", J::boolean(I.lex_enabled))
+            .raw("vectorModel", opt_str(I.vector_model))
+            .raw("capacityBytes", J::u64(I.capacity_bytes));
+    o.raw(all ? "framesDetail" : "sample", frames);
     std::cout << o.str() << std::endl;
     return 0;
 }
@@ -266,39 +243,41 @@ int main(int argc, char** argv) {
     // A file size limit must surface as EFBIG from write(), not kill the process.
     std::signal(SIGXFSZ, SIG_IGN);
     std::vector<std::string> args(argv + 1, argv + argc);
-    // Runpod modes, as the official SDK decides them: --test_input runs one job
-    // offline; RUNPOD_WEBHOOK_GET_JOB means production; else ./test_input.json.
-    if (!args.empty() && (args[0] == "--test_input" || args[0].rfind("--test_input=", 0) == 0)) {
-        std::string text = args[0] == "--test_input" ? (args.size() > 1 ? args[1] : "") : args[0].substr(13);
-        return mvx::worker::run_test_input(text);
-    }
-    if (args.empty() || args[0] == "serve") {
-        const char* take = std::getenv("RUNPOD_WEBHOOK_GET_JOB");
-        if (take && *take) return mvx::worker::run_serverless();
-        std::ifstream local("test_input.json");
-        if (local) {
-            std::stringstream ss;
-            ss << local.rdbuf();
-            return mvx::worker::run_test_input(ss.str());
-        }
-        if (!args.empty()) {
-            std::cerr << "serve: RUNPOD_WEBHOOK_GET_JOB is not set and there is no ./test_input.json" << std::endl;
-            return 1;
-        }
-    }
-    if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+    if (!args.empty() && (args[0] == "-h" || args[0] == "--help" || args[0] == "help")) {
         std::cout << kUsage;
-        return args.empty() ? 2 : 0;
+        return 0;
     }
-    if (args[0] == "--version") {
+    if (!args.empty() && args[0] == "--version") {
         std::cout << "memvid-export-worker 0.1.0" << std::endl;
         return 0;
     }
-    const std::string cmd = args[0];
-    args.erase(args.begin());
     try {
-        if (cmd == "pack" || cmd == "runpod-execute") return run_pack(args);
-        if (cmd == "inspect") return run_inspect(args);
+        if (!args.empty() && args[0] == "inspect") return run_inspect({args.begin() + 1, args.end()});  // needs no configuration
+        const auto cfg = mvx::worker::load_worker_config(mvx::process_env());
+        // Runpod modes, as the official SDK decides them: --test_input runs one
+        // job offline; RUNPOD_WEBHOOK_GET_JOB means production; else ./test_input.json.
+        if (!args.empty() && (args[0] == "--test_input" || args[0].rfind("--test_input=", 0) == 0)) {
+            std::string text = args[0] == "--test_input" ? (args.size() > 1 ? args[1] : "") : args[0].substr(13);
+            return mvx::worker::run_test_input(cfg, text);
+        }
+        if (args.empty() || args[0] == "serve") {
+            if (cfg.serverless()) return mvx::worker::run_serverless(cfg);
+            std::ifstream local("test_input.json");
+            if (local) {
+                std::stringstream ss;
+                ss << local.rdbuf();
+                return mvx::worker::run_test_input(cfg, ss.str());
+            }
+            if (!args.empty()) {
+                std::cerr << "serve: RUNPOD_WEBHOOK_GET_JOB is not set and there is no ./test_input.json" << std::endl;
+                return 1;
+            }
+            std::cout << kUsage;
+            return 2;
+        }
+        const std::string cmd = args[0];
+        args.erase(args.begin());
+        if (cmd == "pack" || cmd == "runpod-execute") return run_pack(cfg, args);
         mvx::throw_argument("unknown command \"" + cmd + "\" (use pack, runpod-execute or inspect; see --help)");
     } catch (const mvx::error& e) {
         print_error(e.code(), e.what());

@@ -1,14 +1,17 @@
 #include "common/embedding/engine.hpp"
 
+#include <dlfcn.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
 #include <numeric>
 
 #include "common/core/error.hpp"
-
-#ifdef MVX_HAVE_CUDA
-#include "kernels/cuda_backend.hpp"
-#endif
+#include "common/embedding/cuda_module.hpp"
 
 namespace mvx::embedding {
 namespace {
@@ -19,17 +22,80 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
+namespace cuda {
+
+model_view view_of(const bert_model& m) {
+    model_view v;
+    v.config = &m.config();
+    v.weights = &m.weights();
+    v.pool = m.pool();
+    v.normalize = m.normalize();
+    v.cls_id = m.tokenizer().cls_id();
+    return v;
+}
+
+const module_api* load_module(std::string& why) {
+    static std::once_flag once;
+    static const module_api* api = nullptr;
+    static std::string reason;
+    std::call_once(once, [] {
+#ifndef MVX_HAVE_CUDA
+        reason = "this build has no CUDA backend (configured with MVX_CUDA=OFF or without nvcc)";
+#else
+        namespace fs = std::filesystem;
+        std::vector<fs::path> candidates;
+        if (const char* env = std::getenv("MEMVID_CUDA_MODULE"); env && *env) {
+            candidates.emplace_back(env);
+        } else {
+            std::error_code ec;
+            const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+            if (!ec) {
+                candidates.push_back(exe.parent_path() / k_module_file);
+                candidates.push_back(exe.parent_path().parent_path() / "lib" / "memvid-export" / k_module_file);
+            }
+        }
+        std::string tried;
+        for (const auto& c : candidates) {
+            void* h = ::dlopen(c.c_str(), RTLD_NOW | RTLD_LOCAL);
+            if (!h) {
+                const char* e = ::dlerror();
+                tried += (tried.empty() ? "" : "; ") + std::string(e ? e : c.string());
+                continue;
+            }
+            using entry_fn = const module_api* (*)();
+            auto entry = reinterpret_cast<entry_fn>(::dlsym(h, k_module_entry));
+            const module_api* a = entry ? entry() : nullptr;
+            if (!a || a->abi != k_module_abi || !a->probe || !a->make_backend) {
+                tried += (tried.empty() ? "" : "; ") + c.string() + " is not this build's CUDA module (rebuild it)";
+                ::dlclose(h);
+                continue;
+            }
+            api = a;  // stays loaded for the life of the process
+            return;
+        }
+        reason = "the CUDA backend module could not be loaded (" + (tried.empty() ? std::string("no candidate path") : tried) +
+                 "); set MEMVID_CUDA_MODULE to the path of " + k_module_file;
+#endif
+    });
+    why = reason;
+    return api;
+}
+
+}  // namespace cuda
+
 device_report probe_devices() {
     device_report r;
-#ifdef MVX_HAVE_CUDA
+    std::string why;
+    const cuda::module_api* api = cuda::load_module(why);
+    if (!api) {
+        r.reason = why;
+        return r;
+    }
     r.cuda_compiled = true;
-    cuda::device_info info = cuda::probe();
+    cuda::device_info info = api->probe();
     r.cuda_present = info.present;
     r.cuda_device = info.description;
     if (!info.present) r.reason = "no usable CUDA device: " + info.error;
-#else
-    r.reason = "this build has no CUDA backend (configured with MVX_CUDA=OFF or without nvcc)";
-#endif
     return r;
 }
 
@@ -56,18 +122,20 @@ std::unique_ptr<engine> engine::open(const engine_options& options) {
     }
     if (e->model_->max_length() > options.max_batch_tokens) e->model_->set_max_length(options.max_batch_tokens);
 
-    e->report_ = probe_devices();
+    // The CUDA module is loaded (and the driver probed) only when a GPU may be used.
+    if (options.device == "cpu") e->report_.reason = "embedding device cpu was requested";
+    else e->report_ = probe_devices();
     bool want_cuda = options.device == "cuda" || (options.device == "auto" && e->report_.cuda_present);
     if (options.device == "cuda" && !e->report_.cuda_present)
         throw error(error_kind::unsupported, "EMBEDDER_UNAVAILABLE",
                     "embedding device cuda was requested but " + e->report_.reason + "; use --embedding-device auto or cpu");
     if (want_cuda) {
-#ifdef MVX_HAVE_CUDA
+        std::string why;
+        const cuda::module_api* api = cuda::load_module(why);  // loaded by probe_devices() already
         cuda::backend_options co;
         co.precision = options.precision;
         co.max_batch_tokens = options.max_batch_tokens;
-        e->backend_ = cuda::make_backend(*e->model_, co);
-#endif
+        if (api) e->backend_ = api->make_backend(cuda::view_of(*e->model_), co);
     }
     if (!e->backend_) e->backend_ = make_cpu_backend(*e->model_, options.threads);
     if (options.warm_up) {

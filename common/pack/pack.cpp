@@ -1,5 +1,7 @@
 #include "common/pack/pack.hpp"
 
+#include "common/contract/job_protocol.hpp"
+
 #include "common/core/error.hpp"
 #include "common/core/file.hpp"
 #include "common/core/json_out.hpp"
@@ -243,11 +245,12 @@ pack_result run(const pack_options& opts) {
     const auto check_cancel = [&] {
         if (opts.cancel && opts.cancel->load()) throw error(error_kind::internal, "JOB_CANCELED", "the job was canceled");
     };
-    const auto progress = [&](const char* stage, double pct) {
-        if (opts.on_progress) opts.on_progress(stage, pct);
+    namespace stage = protocol::stage;
+    const auto progress = [&](std::string_view name, double pct) {
+        if (opts.on_progress) opts.on_progress(std::string(name), pct);
     };
     check_cancel();
-    progress("transform", 2);
+    progress(stage::transform, 2);
     auto t = clock_type::now();
     const contract::export_request req = load_payload(payload_path, opts.limits);
     check_cancel();
@@ -287,7 +290,7 @@ pack_result run(const pack_options& opts) {
         std::vector<std::string> texts;
         for (std::size_t i = 0; i < total; i += batch) {
             check_cancel();
-            progress("frame_prep", 5.0 + 60.0 * double(i) / double(total));
+            progress(stage::frame_prep, 5.0 + 60.0 * double(i) / double(total));
             texts.clear();
             {
                 timer tm{res.transform_ms};
@@ -354,10 +357,10 @@ pack_result run(const pack_options& opts) {
         }
     } join_on_exit{queue, side_thread};
 
-    progress("write_capsule", 65);
+    progress(stage::write_capsule, 65);
     for (std::size_t i = 0; i < total; ++i) {
         if (i % 256 == 0) check_cancel();
-        if (i && i % 8192 == 0) progress("write_capsule", 65.0 + 25.0 * double(i) / double(total));
+        if (i && i % 8192 == 0) progress(stage::write_capsule, 65.0 + 25.0 * double(i) / double(total));
         transform::frame_document doc;
         {
             timer tm{res.transform_ms};
@@ -422,7 +425,7 @@ pack_result run(const pack_options& opts) {
     }
     try {
         check_cancel();
-        progress("finalize", 95);
+        progress(stage::finalize, 95);
         timer tm{res.write_ms};
         writer.publish();
     } catch (...) {

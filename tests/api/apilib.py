@@ -14,7 +14,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "oracle"))
-from common import check, finish, load_fixture, SHARED  # noqa: E402,F401
+from common import check, finish, load_fixture, FIXTURES  # noqa: E402,F401
 
 os.environ.setdefault("MEMVID_TELEMETRY", "0")
 BIN = os.environ.get("MVX_BIN", os.path.join(HERE, "../../build/bin"))
@@ -26,7 +26,7 @@ SANITIZED = os.environ.get("MVX_SANITIZED") in ("1", "ON", "TRUE")
 
 
 def fixture_bytes(name):
-    return subprocess.run(["zstd", "-dc", os.path.join(SHARED, "fixtures", name)], check=True, capture_output=True).stdout
+    return subprocess.run(["zstd", "-dc", os.path.join(FIXTURES, name)], check=True, capture_output=True).stdout
 
 
 def terminate(proc, grace):

@@ -156,7 +156,7 @@ TEST_CASE("the reader detects corruption", "[mv2]") {
 }
 
 TEST_CASE("golden: golden1.json is written byte for byte like the reference files", "[mv2][golden]") {
-    const std::filesystem::path g = std::filesystem::path(MVX_SHARED_DIR) / "fixtures/mv2-golden";
+    const std::filesystem::path g = std::filesystem::path(MVX_FIXTURES_DIR) / "mv2-golden";
     REQUIRE(std::filesystem::exists(g / "golden1.json"));
     const auto doc = boost::json::parse(test::read_file(g / "golden1.json")).as_array().at(0).as_object();
     test::temp_dir dir;

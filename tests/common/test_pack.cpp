@@ -66,7 +66,7 @@ std::int64_t count(sqlite3* db, const std::string& sql) {
     return v;
 }
 
-std::string fixture(const char* name) { return (std::filesystem::path(MVX_SHARED_DIR) / "fixtures" / name).string(); }
+std::string fixture(const char* name) { return (std::filesystem::path(MVX_FIXTURES_DIR) / name).string(); }
 
 }  // namespace
 

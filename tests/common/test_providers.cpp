@@ -11,7 +11,8 @@
 #include <tuple>
 
 #include "common/core/error.hpp"
-#include "common/embedding/providers.hpp"
+#include "common/providers/catalog.hpp"
+#include "common/providers/providers.hpp"
 #include "common/mv2/reader.hpp"
 #include "common/pack/pack.hpp"
 #include "tests/common/fake_http_server.hpp"
@@ -19,8 +20,8 @@
 
 using namespace mvx;
 namespace json = boost::json;
-using embedding::provider_config;
-using embedding::provider_embedder;
+using providers::provider_config;
+using providers::provider_embedder;
 
 namespace {
 
@@ -61,7 +62,7 @@ provider_config config_for(const std::string& provider, const std::string& base)
     provider_config c;
     c.provider = provider;
     c.mode = provider == "ollama" ? "runpod_gpu" : "external_api";
-    c.model = provider_config::default_model(provider);
+    c.model = providers::default_model(provider);
     c.api_key = provider == "ollama" ? "" : kKey;
     c.base_url = base;
     c.batch_size = 4;
@@ -304,10 +305,10 @@ TEST_CASE("providers: configuration rules and messages of the original", "[provi
     c.mode = "runpod_gpu";
     c.base_url = "";
     CHECK_THAT(error_of([&] { c.validate(); }), Catch::Contains("requires OLLAMA_HOST"));
-    CHECK(provider_config::normalize_provider("VoyageAI") == "voyage");
-    CHECK(provider_config::normalize_provider("local") == "ollama");
-    CHECK(provider_config::normalize_provider("cohere").empty());
-    CHECK(provider_config::default_model("openai") == "text-embedding-3-large");
+    CHECK(providers::canonical_provider("VoyageAI") == "voyage");
+    CHECK(providers::canonical_provider("local") == "ollama");
+    CHECK(providers::canonical_provider("cohere").empty());
+    CHECK(providers::default_model("openai") == "text-embedding-3-large");
 }
 
 TEST_CASE("providers over HTTPS: the peer is verified against the CA store and the host name", "[providers]") {

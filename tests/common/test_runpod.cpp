@@ -173,7 +173,7 @@ json::object input_for(const fs::path& payload, const fs::path& out, const std::
 TEST_CASE("runpod worker: jobs from both fixtures, faults, and the service's own channels", "[runpod]") {
     test::temp_dir staging;
     for (const char* fx : {"hexyl.json.zst", "memvid.json.zst"})
-        fs::copy_file(fs::path(MVX_SHARED_DIR) / "fixtures" / fx, staging.path / fx);
+        fs::copy_file(fs::path(MVX_FIXTURES_DIR) / fx, staging.path / fx);
     job_service svc;
     test::fake_http_server server([&](const test::fake_request& r, std::size_t) { return svc.handle(r); });
     svc.take_429 = 2;
@@ -289,7 +289,7 @@ TEST_CASE("runpod worker: jobs from both fixtures, faults, and the service's own
 
 TEST_CASE("runpod worker: SIGTERM mid-job finishes or cancels it, posts, and exits 0", "[runpod]") {
     test::temp_dir staging;
-    fs::copy_file(fs::path(MVX_SHARED_DIR) / "fixtures" / "memvid.json.zst", staging.path / "memvid.json.zst");
+    fs::copy_file(fs::path(MVX_FIXTURES_DIR) / "memvid.json.zst", staging.path / "memvid.json.zst");
     job_service svc;
     test::fake_http_server server([&](const test::fake_request& r, std::size_t) { return svc.handle(r); });
     svc.queue.push_back(job_json("rp-term", input_for(staging.path / "memvid.json.zst", staging.path / "out", "job-term")));
@@ -308,7 +308,7 @@ TEST_CASE("runpod worker: SIGTERM mid-job finishes or cancels it, posts, and exi
 
 TEST_CASE("runpod worker: output to a presigned HTTP prefix is uploaded with PUT", "[runpod]") {
     test::temp_dir staging;
-    fs::copy_file(fs::path(MVX_SHARED_DIR) / "fixtures" / "hexyl.json.zst", staging.path / "hexyl.json.zst");
+    fs::copy_file(fs::path(MVX_FIXTURES_DIR) / "hexyl.json.zst", staging.path / "hexyl.json.zst");
     std::mutex mu;
     std::map<std::string, std::string> puts;
     test::fake_http_server store([&](const test::fake_request& r, std::size_t) {
@@ -349,7 +349,7 @@ TEST_CASE("runpod worker: output to a presigned HTTP prefix is uploaded with PUT
 
 TEST_CASE("runpod worker: local modes (--test_input, ./test_input.json) and bad input exit codes", "[runpod]") {
     test::temp_dir dir;
-    fs::copy_file(fs::path(MVX_SHARED_DIR) / "fixtures" / "hexyl.json.zst", dir.path / "hexyl.json.zst");
+    fs::copy_file(fs::path(MVX_FIXTURES_DIR) / "hexyl.json.zst", dir.path / "hexyl.json.zst");
     auto run_in = [&](const std::vector<std::string>& args) {
         const pid_t pid = ::fork();
         if (pid == 0) {

@@ -15,7 +15,6 @@
 #include "common/embedding/cpu_ops.hpp"
 #include "common/embedding/engine.hpp"
 #include "common/embedding/safetensors.hpp"
-#include "kernels/cuda_backend.hpp"
 #include "kernels/ops.hpp"
 
 namespace fs = std::filesystem;
@@ -197,12 +196,12 @@ void test_backend(const std::string& folder, const std::string& precision, doubl
 }  // namespace
 
 int main(int argc, char** argv) {
-    auto info = E::cuda::probe();
-    if (!info.present) {
-        std::printf("SKIP: %s\n", info.error.c_str());
+    const auto info = E::probe_devices();  // loads the CUDA module (libmvx-cuda.so) beside this binary
+    if (!info.cuda_present) {
+        std::printf("SKIP: %s\n", info.reason.c_str());
         return 77;
     }
-    std::printf("CUDA device: %s\n", info.description.c_str());
+    std::printf("CUDA device: %s\n", info.cuda_device.c_str());
     try {
         for (auto t : {cuda::dtype::f32, cuda::dtype::f16, cuda::dtype::bf16}) test_ops(t);
         for (int i = 1; i < argc; ++i) {

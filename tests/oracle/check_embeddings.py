@@ -120,7 +120,7 @@ def check_capsule_search(search):
     gold = np.fromfile(os.path.join(ec.GOLDEN_DIR, name + ".f32"), dtype=np.float32).reshape(-1, meta["dimension"])
     queries = gold[len(meta["texts"]):]
     d = tempfile.mkdtemp(prefix="mvx-embed-capsule-")
-    payload = json.loads(subprocess.run(["zstd", "-dc", os.path.join(ec.SHARED, "fixtures", "hexyl.json.zst")],
+    payload = json.loads(subprocess.run(["zstd", "-dc", os.path.join(ec.FIXTURES_DIR, "hexyl.json.zst")],
                                         capture_output=True, check=True).stdout)
     payload.setdefault("options", {})["semanticEnabled"] = True
     if not FULL:
@@ -161,7 +161,7 @@ def check_identity():
     d = tempfile.mkdtemp(prefix="mvx-embed-identity-")
     folder = os.path.join(d, "bge-small-en-v1.5")
     os.symlink(os.path.join(ec.MODELS, "random-bge-small"), folder)
-    payload = json.loads(subprocess.run(["zstd", "-dc", os.path.join(ec.SHARED, "fixtures", "hexyl.json.zst")],
+    payload = json.loads(subprocess.run(["zstd", "-dc", os.path.join(ec.FIXTURES_DIR, "hexyl.json.zst")],
                                         capture_output=True, check=True).stdout)
     keep = {n["id"] for n in payload["nodes"][:40]}
     payload["nodes"] = payload["nodes"][:40]

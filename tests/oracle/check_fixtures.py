@@ -7,7 +7,7 @@ import sqlite3
 
 import memvid_sdk
 
-from common import check, finish, load_fixture, node_track, node_uri, pack, tmpdir, SHARED
+from common import check, finish, load_fixture, node_track, node_uri, pack, tmpdir, FIXTURES
 
 META_KEYS = ["id", "label", "name", "filePath", "startLine", "endLine", "language", "isExported", "heuristicLabel",
              "cohesion", "symbolCount", "keywords", "description", "enrichedBy", "processType", "stepCount",

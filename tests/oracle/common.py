@@ -9,7 +9,8 @@ os.environ.setdefault("MEMVID_TELEMETRY", "0")
 
 WORKER = os.environ.get("MVX_WORKER", "")
 WRITE_DOCS = os.environ.get("MVX_WRITE_DOCS", "")
-SHARED = os.environ.get("MVX_SHARED_DIR", os.path.join(os.path.dirname(__file__), "../../../shared"))
+# The repository's own test data (tests/fixtures): GitNexus payloads and golden capsules.
+FIXTURES = os.environ.get("MVX_FIXTURES_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
 
 failures = []
 
@@ -29,7 +30,7 @@ def finish(name):
 
 
 def load_fixture(name):
-    out = subprocess.run(["zstd", "-dc", os.path.join(SHARED, "fixtures", name)], check=True, capture_output=True).stdout
+    out = subprocess.run(["zstd", "-dc", os.path.join(FIXTURES, name)], check=True, capture_output=True).stdout
     return json.loads(out)
 
 

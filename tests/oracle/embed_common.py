@@ -8,7 +8,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "../.."))
-SHARED = os.environ.get("MVX_SHARED_DIR", os.path.join(ROOT, "../shared"))
+FIXTURES_DIR = os.environ.get("MVX_FIXTURES_DIR", os.path.join(ROOT, "tests", "fixtures"))
 BIN = os.environ.get("MVX_BIN", os.path.join(ROOT, "build/bin"))
 MODELS = os.environ.get("MVX_MODELS", os.path.join(ROOT, ".cache/models"))
 GOLDEN_DIR = os.path.join(ROOT, "tests/data/embedding-goldens")
@@ -25,7 +25,7 @@ def frames_of(fixture, semantic=False):
     """All frames of a fixture's capsule as dicts (title, uri, text, labels...)."""
     tmp = tempfile.mkdtemp(prefix="mvx-embed-")
     out = subprocess.run([os.path.join(BIN, "memvid-export-worker"), "pack", "--payload-ref",
-                          os.path.join(SHARED, "fixtures", fixture), "--output-prefix", tmp,
+                          os.path.join(FIXTURES_DIR, fixture), "--output-prefix", tmp,
                           "--created-at", "2026-01-01T00:00:00Z", "--no-sidecar"],
                          capture_output=True, text=True, check=True).stdout
     path = json.loads(out)["artifactPath"]
