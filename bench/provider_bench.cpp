@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
     });
     std::vector<std::string> texts;
     for (std::size_t i = 0; i < frames; ++i)
-        texts.push_back("Function parse_config_" + std::to_string(i) + "\nfile=src/config.rs lines 10-42\n" + std::string(400, 'x'));
+        texts.push_back("Function parse_config_" + std::to_string(i) + "\nfile=src/config.rs lines 10-42\n" +
+                        std::string(400, 'x'));
 
     auto run = [&](std::size_t batch, std::size_t concurrency, std::size_t n) {
         providers::provider_config c;
@@ -60,8 +61,10 @@ int main(int argc, char** argv) {
     auto [single, single_req] = run(1, 1, per_frame_n);
     auto [batched, batched_req] = run(0, 4, frames);
     std::printf("provider path, %d ms added per request, %zu-dim vectors (OpenAI shape on loopback)\n", latency, dim);
-    std::printf("  one request per frame (original): %8.1f frames/s  (%zu frames, %zu requests)\n", single, per_frame_n, single_req);
-    std::printf("  batched 256 x 4 in flight:         %8.1f frames/s  (%zu frames, %zu requests)\n", batched, frames, batched_req);
+    std::printf("  one request per frame (original): %8.1f frames/s  (%zu frames, %zu requests)\n", single, per_frame_n,
+                single_req);
+    std::printf("  batched 256 x 4 in flight:         %8.1f frames/s  (%zu frames, %zu requests)\n", batched, frames,
+                batched_req);
     std::printf("  ratio: %.0fx (goal >= 50x)\n", batched / single);
     return 0;
 }

@@ -1,6 +1,6 @@
 // memvid-export-api: the /v1/exports control plane (Boost.Beast).
 //
-//   memvid-export-api              serve (configured by the environment, export-api spec A13)
+//   memvid-export-api              serve (configured by the environment: README, docs/export-api.md §14)
 //   memvid-export-api worker-env   print the variables a memvid-export-worker needs for this server's local queue
 //   memvid-export-api validate F   check an export request body with the same parser the API uses
 //   memvid-export-api routes       print the route table (Markdown; the README's route list)
@@ -21,8 +21,8 @@
 #include <boost/json/serialize.hpp>
 
 #include <csignal>
-#include <filesystem>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -39,7 +39,6 @@ constexpr const char* k_usage =
     "                                   check an export request body; prints its counts or the error with its JSON path\n"
     "  memvid-export-api routes         print the route table (Markdown)\n"
     "  memvid-export-api --version\n";
-
 
 // {"error":{"code","message"}}: the CLI's error line (stderr for the server, stdout for validate).
 std::string error_line(const mvx::error& e) {
@@ -65,9 +64,7 @@ int validate(const std::string& path) {
     return 0;
 }
 
-mvx::cp::config load(std::vector<std::string>& warnings) {
-    return mvx::cp::load_config(mvx::process_env(), warnings);
-}
+mvx::cp::config load(std::vector<std::string>& warnings) { return mvx::cp::load_config(mvx::process_env(), warnings); }
 
 int worker_env() {
     std::vector<std::string> warnings;
@@ -112,8 +109,9 @@ int serve() {
     cp::server srv(cfg, jobs, queue.get(), runpod.get(), hk, m);
     const auto port = srv.bind();
     for (const auto& id : restored.runpod) runpod->start(id);
-    cp::log_line(cp::log_level::info, "memvid-export-api listening on " + cfg.bind_host + ":" + std::to_string(port) + " (backend " +
-                                          cfg.backend_name() + ", export root " + cfg.export_root + ", staging " + cfg.staging_root + ")");
+    cp::log_line(cp::log_level::info,
+                 "memvid-export-api listening on " + cfg.bind_host + ":" + std::to_string(port) + " (backend " +
+                     cfg.backend_name() + ", export root " + cfg.export_root + ", staging " + cfg.staging_root + ")");
     // For scripts and tests that bind :0 — one machine-readable line on stdout.
     std::cout << "{\"listening\":" << port << "}" << std::endl;
     srv.run(true);

@@ -46,8 +46,10 @@ void exercise(std::string_view method, std::string_view target, std::string_view
     }
     std::string why;
     auto tok = bearer_token(auth, why);
-    if (tok) require(!tok->empty() && tok->front() != ' ' && tok->back() != ' ');
-    else require(!why.empty());
+    if (tok)
+        require(!tok->empty() && tok->front() != ' ' && tok->back() != ' ');
+    else
+        require(!why.empty());
     (void)worker_token(auth);
     (void)secret_equals(auth, "key");
     byte_range br;

@@ -12,7 +12,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             (void)r.text(i);
             (void)r.vector(i);
         }
-    } catch (const mvx::error&) {
-    }
+    } catch (const mvx::error&) {}
     return 0;
 }

@@ -16,7 +16,11 @@ namespace {
 struct cursor {
     const std::uint8_t* p;
     std::size_t n;
-    std::uint8_t byte() { if (!n) return 0; --n; return *p++; }
+    std::uint8_t byte() {
+        if (!n) return 0;
+        --n;
+        return *p++;
+    }
     std::string str() {
         const std::size_t len = std::min<std::size_t>(byte(), n);
         std::string s(reinterpret_cast<const char*>(p), len);
@@ -34,7 +38,7 @@ std::string valid_utf8(std::string s) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     static const std::filesystem::path dir = [] {
         auto d = std::filesystem::path(std::filesystem::exists("/dev/shm") ? "/dev/shm" : "/tmp") /
-                 ("mvx-fuzz-" + std::to_string(::getpid()));
+            ("mvx-fuzz-" + std::to_string(::getpid()));
         std::filesystem::create_directories(d);
         return d;
     }();
@@ -48,7 +52,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     o.search_text = flags & 4;
     const std::size_t nframes = c.byte() % 16;
     const std::size_t dim = (flags >> 3) % 5;
-    struct rec { std::string title, uri, track, text; std::vector<std::string> tags, labels; std::vector<float> vec; std::int64_t ts; };
+    struct rec {
+        std::string title, uri, track, text;
+        std::vector<std::string> tags, labels;
+        std::vector<float> vec;
+        std::int64_t ts;
+    };
     std::vector<rec> recs;
     for (std::size_t i = 0; i < nframes; ++i) {
         rec r;

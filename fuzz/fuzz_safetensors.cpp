@@ -27,7 +27,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 t.to_f32(out.data());
             }
         }
-    } catch (const mvx::error&) {
-    }
+    } catch (const mvx::error&) {}
     return 0;
 }

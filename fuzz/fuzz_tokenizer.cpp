@@ -15,8 +15,8 @@ const mvx::embedding::wordpiece_tokenizer& tok() {
         auto dir = std::filesystem::temp_directory_path() / "mvx-fuzz-tokenizer";
         std::filesystem::create_directories(dir);
         std::ofstream v(dir / "vocab.txt");
-        for (const char* w : {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "##a", "b", "##b", "ab", "##ab", "!", "é", "中",
-                              "##中", "the", "##s", "x", "##x", "fn", "(", ")", "_"})
+        for (const char* w : {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "##a", "b",  "##b", "ab", "##ab", "!",
+                              "é",     "中",    "##中",  "the",   "##s",    "x", "##x", "fn", "(",   ")",  "_"})
             v << w << "\n";
         v.close();
         return mvx::embedding::wordpiece_tokenizer::from_vocab_txt((dir / "vocab.txt").string(), {});

@@ -8,8 +8,8 @@
 namespace mvx::cuda {
 
 template <typename T, int HD>
-__global__ void __launch_bounds__(64) attention_kernel(const T* qkv, const T* qkv_bias, const int* cu_seqlens,
-                                                        const int* tiles, int hidden, float scale, T* ctx) {
+__global__ void __launch_bounds__(64)
+    attention_kernel(const T* qkv, const T* qkv_bias, const int* cu_seqlens, const int* tiles, int hidden, float scale, T* ctx) {
     constexpr int TILE = 64;
     __shared__ float ks[TILE][HD + 1];
     __shared__ float vs[TILE][HD + 1];

@@ -11,9 +11,12 @@ void launch(unsigned blocks, unsigned threads, cudaStream_t s, void* x, const vo
     auto* p = static_cast<T*>(x);
     auto* b = static_cast<const T*>(bias);
     const int c = static_cast<int>(cols);
-    if (act == 0) bias_act_kernel<T, 0><<<blocks, threads, 0, s>>>(p, b, total, c);
-    else if (act == 1) bias_act_kernel<T, 1><<<blocks, threads, 0, s>>>(p, b, total, c);
-    else bias_act_kernel<T, 2><<<blocks, threads, 0, s>>>(p, b, total, c);
+    if (act == 0)
+        bias_act_kernel<T, 0><<<blocks, threads, 0, s>>>(p, b, total, c);
+    else if (act == 1)
+        bias_act_kernel<T, 1><<<blocks, threads, 0, s>>>(p, b, total, c);
+    else
+        bias_act_kernel<T, 2><<<blocks, threads, 0, s>>>(p, b, total, c);
 }
 
 }  // namespace

@@ -33,14 +33,18 @@ device_buffer& device_buffer::operator=(device_buffer&& o) noexcept {
 
 void device_buffer::upload(const void* host, std::size_t bytes, stream_t s) {
     if (bytes > n_) throw mvx::error(mvx::error_kind::internal, "EMBEDDING_FAILED", "device buffer too small for upload");
-    if (s) MVX_CUDA_CHECK(cudaMemcpyAsync(p_, host, bytes, cudaMemcpyHostToDevice, as_stream(s)));
-    else MVX_CUDA_CHECK(cudaMemcpy(p_, host, bytes, cudaMemcpyHostToDevice));
+    if (s)
+        MVX_CUDA_CHECK(cudaMemcpyAsync(p_, host, bytes, cudaMemcpyHostToDevice, as_stream(s)));
+    else
+        MVX_CUDA_CHECK(cudaMemcpy(p_, host, bytes, cudaMemcpyHostToDevice));
 }
 
 void device_buffer::download(void* host, std::size_t bytes, stream_t s) const {
     if (bytes > n_) throw mvx::error(mvx::error_kind::internal, "EMBEDDING_FAILED", "device buffer too small for download");
-    if (s) MVX_CUDA_CHECK(cudaMemcpyAsync(host, p_, bytes, cudaMemcpyDeviceToHost, as_stream(s)));
-    else MVX_CUDA_CHECK(cudaMemcpy(host, p_, bytes, cudaMemcpyDeviceToHost));
+    if (s)
+        MVX_CUDA_CHECK(cudaMemcpyAsync(host, p_, bytes, cudaMemcpyDeviceToHost, as_stream(s)));
+    else
+        MVX_CUDA_CHECK(cudaMemcpy(host, p_, bytes, cudaMemcpyDeviceToHost));
 }
 
 device_buffer upload_as(dtype t, const float* host, std::size_t count) {
@@ -71,8 +75,10 @@ void download_f32(dtype t, const void* dev, std::size_t count, float* host) {
     std::vector<std::uint16_t> tmp(count);
     MVX_CUDA_CHECK(cudaMemcpy(tmp.data(), dev, count * 2, cudaMemcpyDeviceToHost));
     for (std::size_t i = 0; i < count; ++i) {
-        if (t == dtype::f16) host[i] = __half2float(*reinterpret_cast<const __half*>(&tmp[i]));
-        else host[i] = __bfloat162float(*reinterpret_cast<const __nv_bfloat16*>(&tmp[i]));
+        if (t == dtype::f16)
+            host[i] = __half2float(*reinterpret_cast<const __half*>(&tmp[i]));
+        else
+            host[i] = __bfloat162float(*reinterpret_cast<const __nv_bfloat16*>(&tmp[i]));
     }
 }
 

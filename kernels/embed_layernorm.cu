@@ -7,10 +7,10 @@ template <typename T>
 void launch(unsigned blocks, unsigned threads, cudaStream_t s, const std::int32_t* ids, const std::int32_t* positions,
             std::size_t tokens, const void* word, const void* pos, const void* type0, const void* gamma, const void* beta,
             std::size_t hidden, float eps, void* out) {
-    embed_layernorm_kernel<T><<<blocks, threads, 0, s>>>(
-        ids, positions, static_cast<int>(tokens), static_cast<const T*>(word), static_cast<const T*>(pos),
-        static_cast<const T*>(type0), static_cast<const T*>(gamma), static_cast<const T*>(beta), static_cast<int>(hidden), eps,
-        static_cast<T*>(out));
+    embed_layernorm_kernel<T><<<blocks, threads, 0, s>>>(ids, positions, static_cast<int>(tokens), static_cast<const T*>(word),
+                                                         static_cast<const T*>(pos), static_cast<const T*>(type0),
+                                                         static_cast<const T*>(gamma), static_cast<const T*>(beta),
+                                                         static_cast<int>(hidden), eps, static_cast<T*>(out));
 }
 
 }  // namespace

@@ -28,8 +28,8 @@ void embed_layernorm(dtype t, const std::int32_t* ids, const std::int32_t* posit
 void bias_act(dtype t, void* x, const void* bias, std::size_t rows, std::size_t cols, int act, stream_t s);
 
 // x = LN(x + y + bias) per row.
-void add_bias_layernorm(dtype t, void* x, const void* y, const void* bias, const void* gamma, const void* beta,
-                        std::size_t rows, std::size_t hidden, float eps, stream_t s);
+void add_bias_layernorm(dtype t, void* x, const void* y, const void* bias, const void* gamma, const void* beta, std::size_t rows,
+                        std::size_t hidden, float eps, stream_t s);
 
 // qkv[T, 3H] (+ qkv_bias[3H]) -> ctx[T, H]: softmax(q k^T / sqrt(d)) v per sequence and head over
 // ragged sequences. tiles: (sequence, first query) pairs as int32 x2, one per 64-query tile.
@@ -47,7 +47,10 @@ public:
     device_buffer() = default;
     explicit device_buffer(std::size_t bytes);
     ~device_buffer();
-    device_buffer(device_buffer&& o) noexcept : p_(o.p_), n_(o.n_) { o.p_ = nullptr; o.n_ = 0; }
+    device_buffer(device_buffer&& o) noexcept : p_(o.p_), n_(o.n_) {
+        o.p_ = nullptr;
+        o.n_ = 0;
+    }
     device_buffer& operator=(device_buffer&& o) noexcept;
     device_buffer(const device_buffer&) = delete;
     device_buffer& operator=(const device_buffer&) = delete;

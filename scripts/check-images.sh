@@ -16,6 +16,7 @@
 #                nvcc) and scripts/docker/build.sh api build-docker-api
 #   start        both binaries answer --version
 #   runtime      scripts/docker/runtime-packages.sh resolves every library they load
+#                (the worker's CUDA module included)
 #   compose      scripts/local-stack.sh resolves docker-compose.yml's api and worker environment
 #
 #   scripts/check-images.sh [--lint-only | --no-build] [--skip-worker] [--skip-deps]
@@ -273,7 +274,12 @@ image_checks() {
     check "build $what" scripts/docker/build.sh "$what" "$tree"
   fi
   check "start $what" version_check "$tree/bin/memvid-export-$what"
-  check "runtime $what" runtime_check "$tree/bin/memvid-export-$what"
+  if [ "$what" = worker ]; then
+    # The worker image also ships the CUDA backend module (Dockerfile.worker).
+    check "runtime $what" runtime_check "$tree/bin/memvid-export-$what" "$tree/bin/libmvx-cuda.so"
+  else
+    check "runtime $what" runtime_check "$tree/bin/memvid-export-$what"
+  fi
 }
 
 check lint lint Dockerfile.worker Dockerfile.api

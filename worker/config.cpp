@@ -24,6 +24,7 @@ worker_config load_worker_config(const env_lookup& lookup) {
     c.max_batch_tokens = static_cast<std::size_t>(
         r.integer("MEMVID_EMBED_MAX_BATCH_TOKENS", 16384, 512, 1 << 22, "a token count per forward pass"));
     c.ollama_host = r.str("OLLAMA_HOST");
+    c.cuda_module = r.str("MEMVID_CUDA_MODULE");
 
     if (const std::string when = r.str("SOURCE_DATE_EPOCH"); !when.empty()) {
         c.created_at = pack::parse_time(when);
@@ -51,9 +52,9 @@ worker_config load_worker_config(const env_lookup& lookup) {
         if (!c.ping_url.empty()) url("RUNPOD_WEBHOOK_PING", c.ping_url);
     }
     // Clamped, not refused: Runpod's own templates use values from 1 s to 10 s.
-    c.ping_ms = std::clamp<std::int64_t>(
-        r.integer("RUNPOD_PING_INTERVAL", 10000, 0, 86400000, "milliseconds between heartbeats"), worker_config::k_min_ping_ms,
-        worker_config::k_max_ping_ms);
+    c.ping_ms =
+        std::clamp<std::int64_t>(r.integer("RUNPOD_PING_INTERVAL", 10000, 0, 1000000000000000, "milliseconds between heartbeats"),
+                                 worker_config::k_min_ping_ms, worker_config::k_max_ping_ms);
     c.concurrency = static_cast<unsigned>(r.integer("MEMVID_WORKER_CONCURRENCY", 1, 1, 64, "a number of jobs at once"));
     c.grace_ms = r.integer("MEMVID_WORKER_GRACE_MS", 20000, 0, 3600000, "milliseconds");
     c.wait_429_ms = r.integer("MEMVID_WORKER_429_WAIT_MS", 5000, 0, 600000, "milliseconds");

@@ -14,8 +14,10 @@ embedder_choice resolve(const worker_config& cfg, embedder_choice c) {
     if (c.provider.empty()) c.provider = cfg.embedding_provider;
     if (const auto canonical = providers::canonical_provider(c.provider); !canonical.empty()) c.provider = canonical;
     if (c.model.empty()) {
-        if (c.provider == "native") c.model = cfg.model_dir;
-        else c.model = cfg.embedding_model.empty() ? providers::default_model(c.provider) : cfg.embedding_model;
+        if (c.provider == "native")
+            c.model = cfg.model_dir;
+        else
+            c.model = cfg.embedding_model.empty() ? providers::default_model(c.provider) : cfg.embedding_model;
     }
     if (c.ollama_host.empty()) c.ollama_host = cfg.ollama_host;
     return c;
@@ -26,6 +28,7 @@ std::unique_ptr<embedding::engine> open_native(const worker_config& cfg, const s
     o.model_dir = model_dir;
     o.device = cfg.device;
     o.max_batch_tokens = cfg.max_batch_tokens;
+    o.cuda_module = cfg.cuda_module;
     return embedding::engine::open(o);
 }
 
@@ -53,8 +56,9 @@ embedding::lazy_embedder::factory embedder_factory(const worker_config& cfg, con
         };
     }
     if (providers::canonical_provider(c.provider).empty())
-        throw error(error_kind::invalid_input, "EMBEDDER_NOT_CONFIGURED",
-                    "Unsupported MEMVID_EMBED_PROVIDER `" + c.provider + "`. Supported: " + std::string(providers::k_supported) + ".");
+        throw error(
+            error_kind::invalid_input, "EMBEDDER_NOT_CONFIGURED",
+            "Unsupported MEMVID_EMBED_PROVIDER `" + c.provider + "`. Supported: " + std::string(providers::k_supported) + ".");
     return [&cfg, c]() -> std::shared_ptr<embedding::embedder> {
         return std::make_shared<providers::provider_embedder>(
             providers::provider_config::from_env(cfg.env, c.mode, c.provider, c.model, c.ollama_host));

@@ -78,11 +78,10 @@ private:
 
 }  // namespace
 
-json::object run_job(const worker_state& st, const job_input& in, const std::string& runpod_job_id, const std::atomic<bool>* cancel,
-                     const progress_fn& progress) {
+json::object run_job(const worker_state& st, const job_input& in, const std::string& runpod_job_id,
+                     const std::atomic<bool>* cancel, const progress_fn& progress) {
     const worker_config& cfg = st.cfg;
-    const embedder_choice choice =
-        resolve(cfg, {in.embedding_mode, in.embedding_provider, in.embedding_model, in.ollama_host});
+    const embedder_choice choice = resolve(cfg, {in.embedding_mode, in.embedding_provider, in.embedding_model, in.ollama_host});
     pack::pack_options o;
     o.job_id = in.job_id;
     o.embedding_mode = choice.mode;
@@ -112,7 +111,8 @@ json::object run_job(const worker_state& st, const job_input& in, const std::str
     if (remote_out) {
         progress(P::stage::upload, 97);
         upload(in.output_prefix, result.file_name, result.artifact_path);
-        if (result.sidecar_status == "ready") upload(in.output_prefix, result.sidecar_path.filename().string(), result.sidecar_path);
+        if (result.sidecar_status == "ready")
+            upload(in.output_prefix, result.sidecar_path.filename().string(), result.sidecar_path);
         out[P::result::artifact_ref] = object_url(redact_url(in.output_prefix), result.file_name);
         out[P::result::artifact_path] = nullptr;  // nothing stays on this worker
     }

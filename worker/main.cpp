@@ -20,14 +20,14 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
 namespace {
 
-constexpr const char* kUsage = R"(memvid-export-worker — GitNexus export -> memvid .mv2 capsule + SQLite sidecar
+constexpr const char* k_usage = R"(memvid-export-worker — GitNexus export -> memvid .mv2 capsule + SQLite sidecar
 
 Usage:
   memvid-export-worker                      Runpod queue worker when RUNPOD_WEBHOOK_GET_JOB is set
@@ -76,16 +76,36 @@ void print_error(const std::string& code, const std::string& message) {
 int run_pack(const mvx::worker::worker_config& cfg, const std::vector<std::string>& args) {
     mvx::pack::pack_options o;
     std::map<std::string, std::string> val;
-    static const std::vector<std::string> with_value = {
-        "--payload-ref", "--output-prefix", "--job-id", "--embedding-mode", "--embedding-provider",
-        "--embedding-model", "--created-at", "--staging-root", "--max-payload-bytes", "--embedding-device",
-        "--embedding-max-batch-tokens", "--ollama-host"};
+    static const std::vector<std::string> with_value = {"--payload-ref",
+                                                        "--output-prefix",
+                                                        "--job-id",
+                                                        "--embedding-mode",
+                                                        "--embedding-provider",
+                                                        "--embedding-model",
+                                                        "--created-at",
+                                                        "--staging-root",
+                                                        "--max-payload-bytes",
+                                                        "--embedding-device",
+                                                        "--embedding-max-batch-tokens",
+                                                        "--ollama-host"};
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
-        if (a == "--zstd") { o.writer.zstd_payloads = true; continue; }
-        if (a == "--no-native-lex") { o.writer.native_lex = false; continue; }
-        if (a == "--no-sidecar") { o.sidecar = false; continue; }
-        if (a == "-h" || a == "--help") { std::cout << kUsage; return 0; }
+        if (a == "--zstd") {
+            o.writer.zstd_payloads = true;
+            continue;
+        }
+        if (a == "--no-native-lex") {
+            o.writer.native_lex = false;
+            continue;
+        }
+        if (a == "--no-sidecar") {
+            o.sidecar = false;
+            continue;
+        }
+        if (a == "-h" || a == "--help") {
+            std::cout << k_usage;
+            return 0;
+        }
         if (std::find(with_value.begin(), with_value.end(), a) != with_value.end()) {
             if (i + 1 >= args.size()) mvx::throw_argument("option " + a + " needs a value");
             val[a] = args[++i];
@@ -93,7 +113,10 @@ int run_pack(const mvx::worker::worker_config& cfg, const std::vector<std::strin
         }
         mvx::throw_argument("unknown option \"" + a + "\" (see --help)");
     }
-    auto flag = [&](const char* name) -> std::string { auto it = val.find(name); return it == val.end() ? "" : it->second; };
+    auto flag = [&](const char* name) -> std::string {
+        auto it = val.find(name);
+        return it == val.end() ? "" : it->second;
+    };
     if (!val.count("--payload-ref")) mvx::throw_argument("missing --payload-ref <path|file://URL>");
     if (!val.count("--output-prefix")) mvx::throw_argument("missing --output-prefix <dir|file://URL>");
     o.payload_ref = val["--payload-ref"];
@@ -244,7 +267,7 @@ int main(int argc, char** argv) {
     std::signal(SIGXFSZ, SIG_IGN);
     std::vector<std::string> args(argv + 1, argv + argc);
     if (!args.empty() && (args[0] == "-h" || args[0] == "--help" || args[0] == "help")) {
-        std::cout << kUsage;
+        std::cout << k_usage;
         return 0;
     }
     if (!args.empty() && args[0] == "--version") {
@@ -272,7 +295,7 @@ int main(int argc, char** argv) {
                 std::cerr << "serve: RUNPOD_WEBHOOK_GET_JOB is not set and there is no ./test_input.json" << std::endl;
                 return 1;
             }
-            std::cout << kUsage;
+            std::cout << k_usage;
             return 2;
         }
         const std::string cmd = args[0];

@@ -53,7 +53,6 @@ std::string with_query(const std::string& url, const std::string& kv) {
     return url + (url.find('?') == std::string::npos ? "?" : "&") + kv;
 }
 
-
 struct service {
     std::string take_url, stop_url, done_tpl, ping_url, key, pod_id;
     long ping_ms = 10000;
@@ -151,10 +150,12 @@ int run_serverless(const worker_config& cfg) {
         try {
             auto t0 = std::chrono::steady_clock::now();
             st.warm = open_native(cfg, cfg.model_dir);
-            log("INFO", "embedder ready: " + st.warm->id().model + " on " + st.warm->compute().name() + " (" +
-                            st.warm->compute().device() + ") in " +
-                            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()) +
-                            " ms");
+            log("INFO",
+                "embedder ready: " + st.warm->id().model + " on " + st.warm->compute().name() + " (" +
+                    st.warm->compute().device() + ") in " +
+                    std::to_string(
+                        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()) +
+                    " ms");
         } catch (const std::exception& e) {
             log("ERROR", std::string("warm-up failed, not taking jobs: ") + e.what());
             return 1;
@@ -163,7 +164,7 @@ int run_serverless(const worker_config& cfg) {
 
     std::mutex mu;
     std::condition_variable cv;
-    std::set<std::string> held;                       // job ids this worker holds
+    std::set<std::string> held;  // job ids this worker holds
     std::map<std::string, std::shared_ptr<std::atomic<bool>>> cancels;
     std::atomic<bool> done_all{false};
     std::atomic<bool> shutdown_cancel{false};
@@ -245,7 +246,8 @@ int run_serverless(const worker_config& cfg) {
         if (!take_client.send(req, res, err)) {
             ++failures_in_row;
             log("WARN", "job-take failed: " + err.message);
-        } else if (res.status == 204 || res.status == 400 || (res.status == 200 && res.body.find_first_not_of(" \r\n\t") == std::string::npos)) {
+        } else if (res.status == 204 || res.status == 400 ||
+                   (res.status == 200 && res.body.find_first_not_of(" \r\n\t") == std::string::npos)) {
             failures_in_row = 0;
             std::this_thread::sleep_for(50ms);
             continue;
@@ -276,7 +278,8 @@ int run_serverless(const worker_config& cfg) {
                 std::string body;
                 bool canceled = false;
                 try {
-                    if (!job.as_object().contains("input")) throw error(error_kind::invalid_input, "INVALID_INPUT", "Job has missing field(s): input");
+                    if (!job.as_object().contains("input"))
+                        throw error(error_kind::invalid_input, "INVALID_INPUT", "Job has missing field(s): input");
                     auto in = parse_job_input(job.at("input"));
                     log("INFO", "job started: " + in.job_id, id);
                     auto progress = [&](std::string_view stage, double pct) {
@@ -301,8 +304,8 @@ int run_serverless(const worker_config& cfg) {
                 } catch (const error& e) {
                     canceled = e.code() == "JOB_CANCELED" && cancel->load() && !shutdown_cancel;
                     body = e.code() == "JOB_CANCELED" && shutdown_cancel
-                               ? error_body("the worker was shut down (SIGTERM) before the job finished; resubmit it")
-                               : error_body(e.what());
+                        ? error_body("the worker was shut down (SIGTERM) before the job finished; resubmit it")
+                        : error_body(e.what());
                 } catch (const std::exception& e) {
                     body = error_body(e.what());
                 }

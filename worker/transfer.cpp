@@ -24,7 +24,8 @@ std::string object_url(const std::string& base, const std::string& name) {
     return path + percent_encode(name) + query;
 }
 
-void download(const std::string& url, const std::filesystem::path& to, std::uint64_t max_bytes, std::chrono::milliseconds timeout) {
+void download(const std::string& url, const std::filesystem::path& to, std::uint64_t max_bytes,
+              std::chrono::milliseconds timeout) {
     http::client c;
     http::request req;
     req.method = "GET";
@@ -64,8 +65,8 @@ void upload(const std::string& base, const std::string& name, const std::filesys
         const bool transient = !ok || res.status >= 500 || res.status == 429;
         if (!transient || attempt == 3)
             throw error(error_kind::io, "UPLOAD_FAILED",
-                        "uploading " + name + " to " + redact_url(url) + " failed: " +
-                            (ok ? "HTTP " + std::to_string(res.status) : err.message));
+                        "uploading " + name + " to " + redact_url(url) +
+                            " failed: " + (ok ? "HTTP " + std::to_string(res.status) : err.message));
         std::this_thread::sleep_for(std::chrono::milliseconds(500 << attempt));
     }
 }

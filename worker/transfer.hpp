@@ -16,7 +16,8 @@ std::string redact_url(const std::string& url);  // without the query
 std::string object_url(const std::string& base, const std::string& name);
 
 // GET url into `to` (bounded size and time); throws mvx::error.
-void download(const std::string& url, const std::filesystem::path& to, std::uint64_t max_bytes, std::chrono::milliseconds timeout);
+void download(const std::string& url, const std::filesystem::path& to, std::uint64_t max_bytes,
+              std::chrono::milliseconds timeout);
 
 // PUT file to object_url(base, name), retrying 5xx/429/network failures.
 void upload(const std::string& base, const std::string& name, const std::filesystem::path& file);

@@ -3,7 +3,6 @@
 #include "common/core/error.hpp"
 #include "common/core/utf8.hpp"
 
-#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/value_stack.hpp>
@@ -21,7 +20,7 @@ namespace {
 // A JSON path built only when an error needs it.
 struct path {
     const path* parent = nullptr;
-    std::string_view key;      // object member, or empty for an index
+    std::string_view key;  // object member, or empty for an index
     std::size_t index = 0;
     bool is_index = false;
 
@@ -81,8 +80,7 @@ public:
                         std::to_string(lim_.max_string_bytes) + " bytes");
         if (!utf8::is_valid(sv))
             fail(p, "invalid UTF-8 in string (fix the encoding of this value; only fileContents may be repaired)");
-        if (std::memchr(sv.data(), 0, sv.size()))
-            fail(p, "string contains a NUL character (U+0000), which is not allowed here");
+        if (std::memchr(sv.data(), 0, sv.size())) fail(p, "string contains a NUL character (U+0000), which is not allowed here");
         return sv;
     }
     std::optional<std::string_view> opt_text(const json::value* v, const path& p) {
@@ -183,16 +181,15 @@ export_request build_request(std::shared_ptr<json::value> doc, const limits& lim
         req.options.max_node_frames = v.uint(get(o, "maxNodeFrames"), p.member("maxNodeFrames"));
         req.options.max_relation_frames = v.uint(get(o, "maxRelationFrames"), p.member("maxRelationFrames"));
         if (req.options.max_snippet_chars > lim.max_snippet_chars)
-            throw_limit("options.maxSnippetChars: " + std::to_string(req.options.max_snippet_chars) +
-                        " exceeds the limit of " + std::to_string(lim.max_snippet_chars));
+            throw_limit("options.maxSnippetChars: " + std::to_string(req.options.max_snippet_chars) + " exceeds the limit of " +
+                        std::to_string(lim.max_snippet_chars));
     }
 
     {
         const path p = root.member("nodes");
         const auto& arr = v.array(get(top, "nodes"), p);
         if (arr.size() > lim.max_nodes)
-            throw_limit("nodes: " + std::to_string(arr.size()) + " nodes exceed the limit of " +
-                        std::to_string(lim.max_nodes));
+            throw_limit("nodes: " + std::to_string(arr.size()) + " nodes exceed the limit of " + std::to_string(lim.max_nodes));
         req.nodes.reserve(arr.size());
         for (std::size_t i = 0; i < arr.size(); ++i) {
             const path pn = p.at(i);
@@ -256,15 +253,18 @@ export_request build_request(std::shared_ptr<json::value> doc, const limits& lim
             rel.reason = v.text(get(r, "reason"), pr.member("reason"));
             rel.step = v.opt_uint(get(r, "step"), pr.member("step"));
             if (!node_index.count(rel.source_id))
-                fail(pr.member("sourceId"), "unknown node id \"" + std::string(rel.source_id) +
-                                                "\" (every relationship must connect nodes of this payload)");
+                fail(pr.member("sourceId"),
+                     "unknown node id \"" + std::string(rel.source_id) +
+                         "\" (every relationship must connect nodes of this payload)");
             if (!node_index.count(rel.target_id))
-                fail(pr.member("targetId"), "unknown node id \"" + std::string(rel.target_id) +
-                                                "\" (every relationship must connect nodes of this payload)");
+                fail(pr.member("targetId"),
+                     "unknown node id \"" + std::string(rel.target_id) +
+                         "\" (every relationship must connect nodes of this payload)");
             auto [it, fresh] = rel_index.emplace(rel.id, i);
             if (!fresh)
-                fail(pr.member("id"), "duplicate relationship id \"" + std::string(rel.id) + "\" (first used by relationships[" +
-                                          std::to_string(it->second) + "]); relationship ids must be unique");
+                fail(pr.member("id"),
+                     "duplicate relationship id \"" + std::string(rel.id) + "\" (first used by relationships[" +
+                         std::to_string(it->second) + "]); relationship ids must be unique");
             req.relationships.push_back(rel);
         }
     }
@@ -286,7 +286,7 @@ export_request build_request(std::shared_ptr<json::value> doc, const limits& lim
     }
 
     const std::uint64_t frames = std::min<std::uint64_t>(req.options.max_node_frames, req.nodes.size()) +
-                                 std::min<std::uint64_t>(req.options.max_relation_frames, req.relationships.size()) + 5;
+        std::min<std::uint64_t>(req.options.max_relation_frames, req.relationships.size()) + 5;
     if (frames > lim.max_frames)
         throw_limit("the export would hold " + std::to_string(frames) + " frames, more than the " +
                     std::to_string(lim.max_frames) +
@@ -333,15 +333,27 @@ public:
             }
             i = next_bs;
             if (i >= n) return n;
-            if (i + 1 >= n) { if (last) return n; return i; }
-            if (buf[i + 1] != 'u') { i += 2; continue; }
-            if (i + 6 > n) { if (last) return n; return i; }
+            if (i + 1 >= n) {
+                if (last) return n;
+                return i;
+            }
+            if (buf[i + 1] != 'u') {
+                i += 2;
+                continue;
+            }
+            if (i + 6 > n) {
+                if (last) return n;
+                return i;
+            }
             const int cu = hex4(buf, i + 2);
             if (cu >= 0xD800 && cu <= 0xDBFF) {
                 if (i + 12 > n && !last) return i;
-                const bool paired = i + 12 <= n && buf[i + 6] == '\\' && buf[i + 7] == 'u' &&
-                                    hex4(buf, i + 8) >= 0xDC00 && hex4(buf, i + 8) <= 0xDFFF;
-                if (paired) { i += 12; continue; }
+                const bool paired = i + 12 <= n && buf[i + 6] == '\\' && buf[i + 7] == 'u' && hex4(buf, i + 8) >= 0xDC00 &&
+                    hex4(buf, i + 8) <= 0xDFFF;
+                if (paired) {
+                    i += 12;
+                    continue;
+                }
                 replace(buf, i);
                 i += 6;
                 continue;
@@ -359,10 +371,14 @@ private:
         for (std::size_t k = at; k < at + 4; ++k) {
             const char c = b[k];
             v <<= 4;
-            if (c >= '0' && c <= '9') v |= c - '0';
-            else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
-            else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
-            else return -1;  // not hex: the parser reports it
+            if (c >= '0' && c <= '9')
+                v |= c - '0';
+            else if (c >= 'a' && c <= 'f')
+                v |= c - 'a' + 10;
+            else if (c >= 'A' && c <= 'F')
+                v |= c - 'A' + 10;
+            else
+                return -1;  // not hex: the parser reports it
         }
         return v;
     }
@@ -422,8 +438,10 @@ public:
         st.push_key(s);
         if (depth_ <= 2) {
             key_.append(s.data(), s.size());
-            if (depth_ == 1) top_key_ = key_;
-            else file_key_ = key_;
+            if (depth_ == 1)
+                top_key_ = key_;
+            else
+                file_key_ = key_;
             key_.clear();
         }
         return true;
@@ -442,7 +460,7 @@ public:
             dropped_ = 0;
             if (size > max_content_) {
                 oversize = "fileContents." + file_key_ + ": file content of " + std::to_string(size) +
-                           " bytes exceeds the limit of " + std::to_string(max_content_) + " bytes";
+                    " bytes exceeds the limit of " + std::to_string(max_content_) + " bytes";
                 ec = json::error::exception;
                 return false;
             }
@@ -453,11 +471,26 @@ public:
         return true;
     }
     bool on_number_part(json::string_view, boost::system::error_code&) { return true; }
-    bool on_int64(std::int64_t v, json::string_view, boost::system::error_code&) { st.push_int64(v); return true; }
-    bool on_uint64(std::uint64_t v, json::string_view, boost::system::error_code&) { st.push_uint64(v); return true; }
-    bool on_double(double v, json::string_view, boost::system::error_code&) { st.push_double(v); return true; }
-    bool on_bool(bool v, boost::system::error_code&) { st.push_bool(v); return true; }
-    bool on_null(boost::system::error_code&) { st.push_null(); return true; }
+    bool on_int64(std::int64_t v, json::string_view, boost::system::error_code&) {
+        st.push_int64(v);
+        return true;
+    }
+    bool on_uint64(std::uint64_t v, json::string_view, boost::system::error_code&) {
+        st.push_uint64(v);
+        return true;
+    }
+    bool on_double(double v, json::string_view, boost::system::error_code&) {
+        st.push_double(v);
+        return true;
+    }
+    bool on_bool(bool v, boost::system::error_code&) {
+        st.push_bool(v);
+        return true;
+    }
+    bool on_null(boost::system::error_code&) {
+        st.push_null();
+        return true;
+    }
     bool on_comment_part(json::string_view, boost::system::error_code&) { return true; }
     bool on_comment(json::string_view, boost::system::error_code&) { return true; }
 
@@ -559,9 +592,8 @@ export_request request_parser::finish(std::string_view where) {
     if (!ec && !impl_->parser.done()) ec = json::error::incomplete;
     if (ec) {
         if (impl_->consumed == 0) throw_invalid(std::string(where) + ": empty input (expected a JSON object)");
-        throw_invalid(std::string(where) + ": JSON ended early after " + std::to_string(impl_->consumed) +
-                      " bytes (line " + std::to_string(impl_->line) + "): the payload is truncated or incomplete (" +
-                      ec.message() + ")");
+        throw_invalid(std::string(where) + ": JSON ended early after " + std::to_string(impl_->consumed) + " bytes (line " +
+                      std::to_string(impl_->line) + "): the payload is truncated or incomplete (" + ec.message() + ")");
     }
     auto doc = std::make_shared<json::value>(impl_->parser.handler().st.release());
     auto req = build_request(std::move(doc), impl_->lim);

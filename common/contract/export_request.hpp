@@ -1,4 +1,4 @@
-// The POST /v1/exports body (export-api.md A2), parsed and validated.
+// The POST /v1/exports body (docs/export-api.md §3.2), parsed and validated.
 //
 // Strings are views into the parsed JSON document, which the request owns;
 // moving a request keeps them valid. Unknown fields are ignored. Every error
@@ -32,8 +32,8 @@ struct limits {
     std::uint64_t max_payload_bytes = 500ull << 20;  // decompressed JSON
     std::size_t max_nodes = 2'000'000;
     std::size_t max_relationships = 10'000'000;
-    std::size_t max_frames = 1'000'000;              // memvid's writable-open limit
-    std::size_t max_string_bytes = 1u << 20;          // any string but file contents
+    std::size_t max_frames = 1'000'000;  // memvid's writable-open limit
+    std::size_t max_string_bytes = 1u << 20;  // any string but file contents
     std::size_t max_file_content_bytes = 256u << 20;
     std::uint64_t max_snippet_chars = 1'000'000;
     std::size_t max_depth = 64;
@@ -126,8 +126,7 @@ private:
 };
 
 // Parses a complete JSON text.
-export_request parse_request(std::string_view json, std::string_view where = "payload",
-                             const limits& lim = {});
+export_request parse_request(std::string_view json, std::string_view where = "payload", const limits& lim = {});
 
 // Validates an already-parsed document (used by parse_request and finish()).
 export_request build_request(std::shared_ptr<boost::json::value> doc, const limits& lim);

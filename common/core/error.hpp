@@ -10,11 +10,11 @@
 namespace mvx {
 
 enum class error_kind {
-    invalid_input,   // the payload or an argument is malformed
-    limit,           // a documented size/count limit was exceeded
-    io,              // reading or writing a file failed
-    unsupported,     // valid request the build/config cannot serve
-    internal,        // a bug: an invariant did not hold
+    invalid_input,  // the payload or an argument is malformed
+    limit,  // a documented size/count limit was exceeded
+    io,  // reading or writing a file failed
+    unsupported,  // valid request the build/config cannot serve
+    internal,  // a bug: an invariant did not hold
 };
 
 class error : public std::runtime_error {
@@ -33,12 +33,8 @@ private:
 [[noreturn]] inline void throw_invalid(const std::string& message) {
     throw error(error_kind::invalid_input, "INVALID_PAYLOAD", message);
 }
-[[noreturn]] inline void throw_limit(const std::string& message) {
-    throw error(error_kind::limit, "LIMIT_EXCEEDED", message);
-}
-[[noreturn]] inline void throw_io(const std::string& message) {
-    throw error(error_kind::io, "IO_ERROR", message);
-}
+[[noreturn]] inline void throw_limit(const std::string& message) { throw error(error_kind::limit, "LIMIT_EXCEEDED", message); }
+[[noreturn]] inline void throw_io(const std::string& message) { throw error(error_kind::io, "IO_ERROR", message); }
 [[noreturn]] inline void throw_argument(const std::string& message) {
     throw error(error_kind::invalid_input, "INVALID_ARGUMENT", message);
 }

@@ -2,17 +2,17 @@
 
 #include "common/core/error.hpp"
 
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 namespace mvx {
 
 namespace {
-constexpr std::size_t kBuffer = 1 << 20;
+constexpr std::size_t k_buffer = 1 << 20;
 
 std::string advice(int err) {
     switch (err) {
@@ -75,10 +75,13 @@ void output_file::write_all(const char* p, std::size_t n) { write_fully(fd_, p, 
 void output_file::write(const void* data, std::size_t n) {
     const char* p = static_cast<const char*>(data);
     pos_ += n;
-    if (buf_.size() + n > kBuffer) {
+    if (buf_.size() + n > k_buffer) {
         write_all(buf_.data(), buf_.size());
         buf_.clear();
-        if (n >= kBuffer) { write_all(p, n); return; }
+        if (n >= k_buffer) {
+            write_all(p, n);
+            return;
+        }
     }
     buf_.append(p, n);
 }
@@ -105,10 +108,9 @@ void output_file::pwrite_at(std::uint64_t offset, const void* data, std::size_t 
     }
 }
 
-void output_file::append_from(int src, std::uint64_t size, void (*observe)(void*, const char*, std::size_t),
-                              void* ctx) {
+void output_file::append_from(int src, std::uint64_t size, void (*observe)(void*, const char*, std::size_t), void* ctx) {
     flush();
-    std::string chunk(static_cast<std::size_t>(std::min<std::uint64_t>(kBuffer, size)), '\0');
+    std::string chunk(static_cast<std::size_t>(std::min<std::uint64_t>(k_buffer, size)), '\0');
     std::uint64_t off = 0;
     while (off < size) {
         const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), size - off));
@@ -163,7 +165,7 @@ spill_file::~spill_file() {
 void spill_file::append(std::string_view s) {
     size_ += s.size();
     buf_.append(s);
-    if (buf_.size() >= kBuffer) flush();
+    if (buf_.size() >= k_buffer) flush();
 }
 
 void spill_file::flush() {

@@ -18,16 +18,19 @@ public:
     output_file(const output_file&) = delete;
     output_file& operator=(const output_file&) = delete;
 
-    void write(const void* data, std::size_t n);     // buffered
+    void write(const void* data, std::size_t n);  // buffered
     void write(std::string_view s) { write(s.data(), s.size()); }
     void pwrite_at(std::uint64_t offset, const void* data, std::size_t n);  // unbuffered, after flush
     void flush();
     std::uint64_t position() const { return pos_; }
     // Appends the whole content of another descriptor (from its offset 0).
     void append_from(int fd, std::uint64_t size, void (*observe)(void*, const char*, std::size_t), void* ctx);
-    void commit(bool durable = true) { finish(durable); publish(); }
+    void commit(bool durable = true) {
+        finish(durable);
+        publish();
+    }
     void finish(bool durable = true);  // flush, fsync, close: complete but not yet visible
-    void publish();                    // rename into place, fsync the folder
+    void publish();  // rename into place, fsync the folder
     const std::filesystem::path& target() const { return target_; }
     const std::filesystem::path& temp_path() const { return temp_; }
 

@@ -16,8 +16,10 @@ void append_string(std::string& out, std::string_view s) {
         const unsigned char c = static_cast<unsigned char>(s[i]);
         const char* esc = nullptr;
         char buf[7];
-        if (c == '"') esc = "\\\"";
-        else if (c == '\\') esc = "\\\\";
+        if (c == '"')
+            esc = "\\\"";
+        else if (c == '\\')
+            esc = "\\\\";
         else if (c < 0x20) {
             switch (c) {
                 case '\b': esc = "\\b"; break;
@@ -26,8 +28,13 @@ void append_string(std::string& out, std::string_view s) {
                 case '\r': esc = "\\r"; break;
                 case '\t': esc = "\\t"; break;
                 default:
-                    buf[0] = '\\'; buf[1] = 'u'; buf[2] = '0'; buf[3] = '0';
-                    buf[4] = hex[c >> 4]; buf[5] = hex[c & 15]; buf[6] = 0;
+                    buf[0] = '\\';
+                    buf[1] = 'u';
+                    buf[2] = '0';
+                    buf[3] = '0';
+                    buf[4] = hex[c >> 4];
+                    buf[5] = hex[c & 15];
+                    buf[6] = 0;
                     esc = buf;
             }
         }
@@ -44,13 +51,22 @@ void append_string(std::string& out, std::string_view s) {
 // ryu's "pretty" layout (what serde_json prints for f64), over the shortest
 // round-trip digits that std::to_chars produces.
 void append_f64(std::string& out, double v) {
-    if (!std::isfinite(v)) { out += "null"; return; }
-    if (v == 0.0) { out += std::signbit(v) ? "-0.0" : "0.0"; return; }
+    if (!std::isfinite(v)) {
+        out += "null";
+        return;
+    }
+    if (v == 0.0) {
+        out += std::signbit(v) ? "-0.0" : "0.0";
+        return;
+    }
     char buf[64];
     auto res = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
     std::string_view sci(buf, static_cast<std::size_t>(res.ptr - buf));
     bool neg = false;
-    if (sci.front() == '-') { neg = true; sci.remove_prefix(1); }
+    if (sci.front() == '-') {
+        neg = true;
+        sci.remove_prefix(1);
+    }
     const auto epos = sci.find('e');
     std::string digits;
     for (char c : sci.substr(0, epos))
@@ -58,8 +74,8 @@ void append_f64(std::string& out, double v) {
     int exp10 = 0;
     std::from_chars(sci.data() + epos + 1 + (sci[epos + 1] == '+' ? 1 : 0), sci.data() + sci.size(), exp10);
     const int length = static_cast<int>(digits.size());
-    const int k = exp10 - (length - 1);        // value = digits * 10^k
-    const int kk = length + k;                 // position of the decimal point
+    const int k = exp10 - (length - 1);  // value = digits * 10^k
+    const int kk = length + k;  // position of the decimal point
     if (neg) out += '-';
     if (k >= 0 && kk <= 16) {
         out += digits;

@@ -17,8 +17,16 @@ namespace mvx::json_out {
 void append_string(std::string& out, std::string_view s);
 void append_f64(std::string& out, double v);
 
-inline std::string string(std::string_view s) { std::string o; append_string(o, s); return o; }
-inline std::string f64(double v) { std::string o; append_f64(o, v); return o; }
+inline std::string string(std::string_view s) {
+    std::string o;
+    append_string(o, s);
+    return o;
+}
+inline std::string f64(double v) {
+    std::string o;
+    append_f64(o, v);
+    return o;
+}
 inline std::string u64(std::uint64_t v) { return std::to_string(v); }
 inline std::string i64(std::int64_t v) { return std::to_string(v); }
 inline std::string boolean(bool v) { return v ? "true" : "false"; }

@@ -12,15 +12,15 @@ std::size_t valid_sequence_length(std::string_view s, std::size_t i) noexcept {
     if (c >= 0xE0 && c <= 0xEF) {
         if (i + 1 >= n) return 0;
         const unsigned c1 = p[i + 1];
-        if (c == 0xE0 && c1 < 0xA0) return 0;          // overlong
-        if (c == 0xED && c1 > 0x9F) return 0;          // surrogates
+        if (c == 0xE0 && c1 < 0xA0) return 0;  // overlong
+        if (c == 0xED && c1 > 0x9F) return 0;  // surrogates
         return cont(1) && cont(2) ? 3 : 0;
     }
     if (c >= 0xF0 && c <= 0xF4) {
         if (i + 1 >= n) return 0;
         const unsigned c1 = p[i + 1];
-        if (c == 0xF0 && c1 < 0x90) return 0;          // overlong
-        if (c == 0xF4 && c1 > 0x8F) return 0;          // > U+10FFFF
+        if (c == 0xF0 && c1 < 0x90) return 0;  // overlong
+        if (c == 0xF4 && c1 > 0x8F) return 0;  // > U+10FFFF
         return cont(1) && cont(2) && cont(3) ? 4 : 0;
     }
     return 0;
@@ -95,15 +95,21 @@ std::size_t byte_offset_of_char(std::string_view s, std::size_t n) noexcept {
 char32_t decode(std::string_view s, std::size_t& i) noexcept {
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
     const unsigned c = p[i];
-    if (c < 0x80) { ++i; return c; }
-    if (c < 0xE0) { char32_t r = ((c & 0x1F) << 6) | (p[i + 1] & 0x3F); i += 2; return r; }
+    if (c < 0x80) {
+        ++i;
+        return c;
+    }
+    if (c < 0xE0) {
+        char32_t r = ((c & 0x1F) << 6) | (p[i + 1] & 0x3F);
+        i += 2;
+        return r;
+    }
     if (c < 0xF0) {
         char32_t r = ((c & 0x0F) << 12) | ((p[i + 1] & 0x3F) << 6) | (p[i + 2] & 0x3F);
         i += 3;
         return r;
     }
-    char32_t r = ((c & 0x07) << 18) | ((p[i + 1] & 0x3F) << 12) | ((p[i + 2] & 0x3F) << 6) |
-                 (p[i + 3] & 0x3F);
+    char32_t r = ((c & 0x07) << 18) | ((p[i + 1] & 0x3F) << 12) | ((p[i + 2] & 0x3F) << 6) | (p[i + 3] & 0x3F);
     i += 4;
     return r;
 }

@@ -38,7 +38,7 @@ public:
     virtual void forward(const token_batch& batch, float* out) = 0;
     // Sizes workspaces for batches of up to max_tokens tokens and runs once.
     virtual void warm_up(std::size_t max_tokens, std::size_t max_len) = 0;
-    virtual std::string name() const = 0;    // "cpu" | "cuda"
+    virtual std::string name() const = 0;  // "cpu" | "cuda"
     virtual std::string device() const = 0;  // e.g. "AMD EPYC 9B14 (2 threads, openblas)"
     virtual std::string precision() const = 0;  // "fp32" | "fp16" | "bf16"
 };

@@ -48,8 +48,8 @@ public:
         const std::size_t T = b.tokens(), H = c.hidden, I = c.intermediate, n = b.sequences();
         const float eps = static_cast<float>(c.layer_norm_eps);
         reserve(T);
-        cpu::embed_layernorm(b.ids.data(), b.cu_seqlens.data(), n, w.word, w.position, w.token_type, w.emb_ln_g, w.emb_ln_b,
-                             H, eps, x_.data());
+        cpu::embed_layernorm(b.ids.data(), b.cu_seqlens.data(), n, w.word, w.position, w.token_type, w.emb_ln_g, w.emb_ln_b, H,
+                             eps, x_.data());
         for (const auto& l : w.layers) {
             cpu::gemm_bias(T, 3 * H, H, x_.data(), l.qkv_w, l.qkv_b, qkv_.data());
             cpu::attention(qkv_.data(), b.cu_seqlens.data(), n, c.heads, c.head_dim(), ctx_.data());

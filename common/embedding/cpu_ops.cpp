@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <bit>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -49,14 +49,19 @@ inline float exp_fast(float x) {
 inline float erf_fast(float x) {
     const float z = std::fabs(x);
     const float t = 1.0f / (1.0f + 0.5f * z);
-    const float r =
-        t * exp_fast(-z * z - 1.26551223f +
-                     t * (1.00002368f +
-                          t * (0.37409196f +
-                               t * (0.09678418f +
-                                    t * (-0.18628806f +
-                                         t * (0.27886807f +
-                                              t * (-1.13520398f + t * (1.48851587f + t * (-0.82215223f + t * 0.17087277f)))))))));
+    const float r = t *
+        exp_fast(-z * z - 1.26551223f +
+                 t *
+                     (1.00002368f +
+                      t *
+                          (0.37409196f +
+                           t *
+                               (0.09678418f +
+                                t *
+                                    (-0.18628806f +
+                                     t *
+                                         (0.27886807f +
+                                          t * (-1.13520398f + t * (1.48851587f + t * (-0.82215223f + t * 0.17087277f)))))))));
     const float e = 1.0f - r;
     return x >= 0 ? e : -e;
 }
@@ -105,9 +110,10 @@ MVX_HOT void layernorm_row(float* x, const float* add, std::size_t hidden, const
 // floats of scratch. Four queries at a time share every key and value load;
 // 16 keys at a time accumulate in registers over head_dim.
 template <std::size_t HD>
-[[gnu::always_inline]] inline void attention_rows_impl(const float* base, std::size_t ld, std::size_t H, std::size_t h, std::size_t head_dim_rt,
-                            std::size_t len, std::size_t ldk, std::size_t q_begin, std::size_t q_end, float scale,
-                            const float* kt, float* scores, float* out_base) {
+[[gnu::always_inline]] inline void attention_rows_impl(const float* base, std::size_t ld, std::size_t H, std::size_t h,
+                                                       std::size_t head_dim_rt, std::size_t len, std::size_t ldk,
+                                                       std::size_t q_begin, std::size_t q_end, float scale, const float* kt,
+                                                       float* scores, float* out_base) {
     constexpr std::size_t G = 4, J = 32;
     // HD > 0: head size known at compile time (accumulators stay in registers).
     const std::size_t head_dim = HD ? HD : head_dim_rt;
@@ -116,8 +122,7 @@ template <std::size_t HD>
         const std::size_t g = std::min(G, q_end - i0);
         float qs[G][HDMAX];
         for (std::size_t r = 0; r < G; ++r)
-            for (std::size_t d = 0; d < head_dim; ++d)
-                qs[r][d] = r < g ? base[(i0 + r) * ld + h * head_dim + d] * scale : 0.0f;
+            for (std::size_t d = 0; d < head_dim; ++d) qs[r][d] = r < g ? base[(i0 + r) * ld + h * head_dim + d] * scale : 0.0f;
         for (std::size_t j0 = 0; j0 < ldk; j0 += J) {
             float acc[G][J] = {};
             for (std::size_t d = 0; d < head_dim; ++d) {
@@ -206,9 +211,9 @@ const char* blas_name() {
 void gemm_bias(std::size_t M, std::size_t N, std::size_t K, const float* A, const float* B, const float* bias, float* C) {
     if (M == 0 || N == 0) return;
 #ifdef MVX_HAVE_OPENBLAS
-    // OpenBLAS runs single-threaded inside our OpenMP team (rows split across
-    // threads, bias added while the block is hot): one thread pool, no spinning
-    // BLAS workers competing with the attention and element-wise loops.
+        // OpenBLAS runs single-threaded inside our OpenMP team (rows split across
+        // threads, bias added while the block is hot): one thread pool, no spinning
+        // BLAS workers competing with the attention and element-wise loops.
 #pragma omp parallel
     {
 #ifdef _OPENMP
@@ -227,8 +232,8 @@ void gemm_bias(std::size_t M, std::size_t N, std::size_t K, const float* A, cons
         }
     }
 #else
-    // Builtin: blocked dot products (B rows are contiguous in K). Used where no
-    // BLAS is installed (the GPU machine's reference path); correct, not fast.
+        // Builtin: blocked dot products (B rows are contiguous in K). Used where no
+        // BLAS is installed (the GPU machine's reference path); correct, not fast.
 #pragma omp parallel for schedule(dynamic, 4)
     for (std::size_t i = 0; i < M; ++i) {
         const float* a = A + i * K;
@@ -245,8 +250,8 @@ void gemm_bias(std::size_t M, std::size_t N, std::size_t K, const float* A, cons
 }
 
 void embed_layernorm(const std::int32_t* ids, const std::int32_t* cu_seqlens, std::size_t n_seqs, const float* word,
-                     const float* position, const float* token_type, const float* gamma, const float* beta,
-                     std::size_t hidden, float eps, float* out) {
+                     const float* position, const float* token_type, const float* gamma, const float* beta, std::size_t hidden,
+                     float eps, float* out) {
 #pragma omp parallel for schedule(dynamic, 1)
     for (std::size_t s = 0; s < n_seqs; ++s) {
         for (std::int32_t t = cu_seqlens[s]; t < cu_seqlens[s + 1]; ++t) {
@@ -324,15 +329,18 @@ void attention(const float* qkv, const std::int32_t* cu_seqlens, std::size_t n_s
             scores.resize(4 * ldk);
             const std::size_t q0 = qb * QB, q1 = std::min(len, (qb + 1) * QB);
             float* out = ctx + std::size_t(cu_seqlens[s]) * H;
-            if (head_dim == 32) attention_rows_32(base, ld, H, h, len, ldk, q0, q1, scale, kt.data(), scores.data(), out);
-            else if (head_dim == 64) attention_rows_64(base, ld, H, h, len, ldk, q0, q1, scale, kt.data(), scores.data(), out);
-            else attention_rows_any(base, ld, H, h, head_dim, len, ldk, q0, q1, scale, kt.data(), scores.data(), out);
+            if (head_dim == 32)
+                attention_rows_32(base, ld, H, h, len, ldk, q0, q1, scale, kt.data(), scores.data(), out);
+            else if (head_dim == 64)
+                attention_rows_64(base, ld, H, h, len, ldk, q0, q1, scale, kt.data(), scores.data(), out);
+            else
+                attention_rows_any(base, ld, H, h, head_dim, len, ldk, q0, q1, scale, kt.data(), scores.data(), out);
         }
     }
 }
 
-void pool(const float* x, const std::int32_t* cu_seqlens, std::size_t n_seqs, std::size_t hidden, pooling mode,
-          bool normalize, float* out) {
+void pool(const float* x, const std::int32_t* cu_seqlens, std::size_t n_seqs, std::size_t hidden, pooling mode, bool normalize,
+          float* out) {
 #pragma omp parallel for schedule(static)
     for (std::size_t s = 0; s < n_seqs; ++s) {
         float* o = out + s * hidden;
@@ -355,7 +363,8 @@ void pool(const float* x, const std::int32_t* cu_seqlens, std::size_t n_seqs, st
             double n = std::sqrt(ss);
             // sentence-transformers divides by max(norm, 1e-12); a degenerate or
             // non-finite norm gives the zero vector (memvid's rule).
-            if (!(n > 1e-12) || !std::isfinite(n)) std::fill(o, o + hidden, 0.0f);
+            if (!(n > 1e-12) || !std::isfinite(n))
+                std::fill(o, o + hidden, 0.0f);
             else {
                 const float inv = float(1.0 / n);
                 for (std::size_t j = 0; j < hidden; ++j) o[j] *= inv;

@@ -16,8 +16,8 @@ void gemm_bias(std::size_t M, std::size_t N, std::size_t K, const float* A, cons
 
 // out[t] = LN(word[ids[t]] + position[pos(t)] + token_type[0]); pos restarts per sequence.
 void embed_layernorm(const std::int32_t* ids, const std::int32_t* cu_seqlens, std::size_t n_seqs, const float* word,
-                     const float* position, const float* token_type, const float* gamma, const float* beta,
-                     std::size_t hidden, float eps, float* out);
+                     const float* position, const float* token_type, const float* gamma, const float* beta, std::size_t hidden,
+                     float eps, float* out);
 
 // x[T,N] = act(x) in place.
 void activate(float* x, std::size_t count, activation act);
@@ -32,8 +32,8 @@ void attention(const float* qkv, const std::int32_t* cu_seqlens, std::size_t n_s
 
 // out[n, H]: CLS row or mean of each sequence's rows; L2-normalised when normalize
 // (a zero vector when the norm is not positive and finite).
-void pool(const float* x, const std::int32_t* cu_seqlens, std::size_t n_seqs, std::size_t hidden, pooling mode,
-          bool normalize, float* out);
+void pool(const float* x, const std::int32_t* cu_seqlens, std::size_t n_seqs, std::size_t hidden, pooling mode, bool normalize,
+          float* out);
 
 // Number of threads the CPU path uses (OpenMP and the BLAS).
 void set_threads(int n);

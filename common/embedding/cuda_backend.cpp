@@ -22,19 +22,22 @@ namespace {
 namespace k = ::mvx::cuda;
 
 [[noreturn]] void cublas_fail(const char* what, cublasStatus_t st) {
-    throw mvx::error(mvx::error_kind::internal, "EMBEDDING_FAILED",
-                     std::string("cuBLAS error in ") + what + ": " + cublasGetStatusName(st) + " (" + cublasGetStatusString(st) + ")");
+    throw mvx::error(
+        mvx::error_kind::internal, "EMBEDDING_FAILED",
+        std::string("cuBLAS error in ") + what + ": " + cublasGetStatusName(st) + " (" + cublasGetStatusString(st) + ")");
 }
-#define MVX_CUBLAS_CHECK(call)                                   \
-    do {                                                         \
-        cublasStatus_t mvx_st_ = (call);                         \
+#define MVX_CUBLAS_CHECK(call)                                             \
+    do {                                                                   \
+        cublasStatus_t mvx_st_ = (call);                                   \
         if (mvx_st_ != CUBLAS_STATUS_SUCCESS) cublas_fail(#call, mvx_st_); \
     } while (0)
 
 struct stream_handle {
     cudaStream_t s = nullptr;
     stream_handle() { MVX_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking)); }
-    ~stream_handle() { if (s) cudaStreamDestroy(s); }
+    ~stream_handle() {
+        if (s) cudaStreamDestroy(s);
+    }
     stream_handle(const stream_handle&) = delete;
     stream_handle& operator=(const stream_handle&) = delete;
 };
@@ -42,7 +45,9 @@ struct stream_handle {
 struct cublas_handle {
     cublasHandle_t h = nullptr;
     cublas_handle() { MVX_CUBLAS_CHECK(cublasCreate(&h)); }
-    ~cublas_handle() { if (h) cublasDestroy(h); }
+    ~cublas_handle() {
+        if (h) cublasDestroy(h);
+    }
     cublas_handle(const cublas_handle&) = delete;
     cublas_handle& operator=(const cublas_handle&) = delete;
 };
@@ -51,7 +56,9 @@ struct pinned_buffer {
     void* p = nullptr;
     std::size_t n = 0;
     pinned_buffer() = default;
-    ~pinned_buffer() { if (p) cudaFreeHost(p); }
+    ~pinned_buffer() {
+        if (p) cudaFreeHost(p);
+    }
     pinned_buffer(const pinned_buffer&) = delete;
     pinned_buffer& operator=(const pinned_buffer&) = delete;
     void reserve(std::size_t bytes) {
@@ -72,9 +79,12 @@ device_info probe_device();
 class cuda_backend final : public backend {
 public:
     cuda_backend(const model_view& m, const backend_options& o) : m_(m), opts_(o) {
-        if (o.precision == "fp16") t_ = k::dtype::f16;
-        else if (o.precision == "bf16") t_ = k::dtype::bf16;
-        else if (o.precision == "fp32") t_ = k::dtype::f32;
+        if (o.precision == "fp16")
+            t_ = k::dtype::f16;
+        else if (o.precision == "bf16")
+            t_ = k::dtype::bf16;
+        else if (o.precision == "fp32")
+            t_ = k::dtype::f32;
         else
             throw mvx::error(mvx::error_kind::invalid_input, "INVALID_ARGUMENT",
                              "GPU precision \"" + o.precision + "\" is invalid: use fp16, bf16 or fp32");
@@ -166,7 +176,8 @@ public:
         const float eps = static_cast<float>(c.layer_norm_eps);
         void* s = stream_.s;
 
-        k::embed_layernorm(t_, d_ids, d_pos, T, word_.get(), pos_.get(), type_.get(), emb_g_.get(), emb_b_.get(), H, eps, x_.get(), s);
+        k::embed_layernorm(t_, d_ids, d_pos, T, word_.get(), pos_.get(), type_.get(), emb_g_.get(), emb_b_.get(), H, eps,
+                           x_.get(), s);
         const int act = c.act == activation::gelu_erf ? 0 : c.act == activation::gelu_tanh ? 1 : 2;
         for (const auto& l : layers_) {
             gemm(T, 3 * H, H, x_.get(), l.qkv_w.get(), qkv_.get());
@@ -243,7 +254,7 @@ device_info probe_device() {
     }
     if (p.major < 8) {
         d.error = std::string(p.name) + " has compute capability " + std::to_string(p.major) + "." + std::to_string(p.minor) +
-                  "; the kernels are built for 8.0 and newer";
+            "; the kernels are built for 8.0 and newer";
         return d;
     }
     int driver = 0;
@@ -251,8 +262,8 @@ device_info probe_device() {
     char mem[32];
     std::snprintf(mem, sizeof mem, "%.1f GiB", double(p.totalGlobalMem) / (1024.0 * 1024 * 1024));
     d.present = true;
-    d.description = std::string(p.name) + " (sm_" + std::to_string(p.major) + std::to_string(p.minor) + ", " + mem +
-                    ", driver " + std::to_string(driver / 1000) + "." + std::to_string((driver % 1000) / 10) + ")";
+    d.description = std::string(p.name) + " (sm_" + std::to_string(p.major) + std::to_string(p.minor) + ", " + mem + ", driver " +
+        std::to_string(driver / 1000) + "." + std::to_string((driver % 1000) / 10) + ")";
     return d;
 }
 

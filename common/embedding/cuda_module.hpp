@@ -24,7 +24,7 @@ inline constexpr const char* k_module_entry = "mvx_cuda_module";
 struct device_info {
     bool present = false;
     std::string description;  // "NVIDIA H200 (sm_90, 139.8 GiB, driver 13.0)"
-    std::string error;        // why not present
+    std::string error;  // why not present
 };
 
 struct backend_options {
@@ -50,9 +50,9 @@ struct module_api {
     std::unique_ptr<backend> (*make_backend)(const model_view& model, const backend_options& options) = nullptr;
 };
 
-// Loads the module once (MEMVID_CUDA_MODULE, else beside the executable, else
-// ../lib/memvid-export/); nullptr with the reason in why when it cannot.
-const module_api* load_module(std::string& why);
+// Loads the module once: `path`, else beside the executable, else
+// ../lib/memvid-export/ (the worker image); nullptr with the reason in why.
+const module_api* load_module(const std::string& path, std::string& why);
 
 // The view of a loaded model the module takes.
 model_view view_of(const bert_model& m);

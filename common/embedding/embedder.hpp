@@ -12,10 +12,10 @@
 
 namespace mvx::embedding {
 
-// How memvid names the model that made the vectors (mv2.md section 12).
+// How memvid names the model that made the vectors (docs/mv2-format.md §3.3).
 struct identity {
-    std::string provider;   // memvid.embedding.provider, e.g. "fastembed", "openai"
-    std::string model;      // memvid.embedding.model, e.g. "BAAI/bge-small-en-v1.5"
+    std::string provider;  // memvid.embedding.provider, e.g. "fastembed", "openai"
+    std::string model;  // memvid.embedding.model, e.g. "BAAI/bge-small-en-v1.5"
     std::size_t dimension = 0;
     bool normalized = true;
 };

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <mutex>
 #include <numeric>
@@ -34,18 +33,19 @@ model_view view_of(const bert_model& m) {
     return v;
 }
 
-const module_api* load_module(std::string& why) {
+const module_api* load_module(const std::string& path, std::string& why) {
     static std::once_flag once;
     static const module_api* api = nullptr;
     static std::string reason;
-    std::call_once(once, [] {
+    std::call_once(once, [&path] {
+        (void)path;  // unused when the build has no CUDA
 #ifndef MVX_HAVE_CUDA
         reason = "this build has no CUDA backend (configured with MVX_CUDA=OFF or without nvcc)";
 #else
         namespace fs = std::filesystem;
         std::vector<fs::path> candidates;
-        if (const char* env = std::getenv("MEMVID_CUDA_MODULE"); env && *env) {
-            candidates.emplace_back(env);
+        if (!path.empty()) {
+            candidates.emplace_back(path);
         } else {
             std::error_code ec;
             const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
@@ -83,10 +83,10 @@ const module_api* load_module(std::string& why) {
 
 }  // namespace cuda
 
-device_report probe_devices() {
+device_report probe_devices(const std::string& cuda_module) {
     device_report r;
     std::string why;
-    const cuda::module_api* api = cuda::load_module(why);
+    const cuda::module_api* api = cuda::load_module(cuda_module, why);
     if (!api) {
         r.reason = why;
         return r;
@@ -123,15 +123,17 @@ std::unique_ptr<engine> engine::open(const engine_options& options) {
     if (e->model_->max_length() > options.max_batch_tokens) e->model_->set_max_length(options.max_batch_tokens);
 
     // The CUDA module is loaded (and the driver probed) only when a GPU may be used.
-    if (options.device == "cpu") e->report_.reason = "embedding device cpu was requested";
-    else e->report_ = probe_devices();
+    if (options.device == "cpu")
+        e->report_.reason = "embedding device cpu was requested";
+    else
+        e->report_ = probe_devices(options.cuda_module);
     bool want_cuda = options.device == "cuda" || (options.device == "auto" && e->report_.cuda_present);
     if (options.device == "cuda" && !e->report_.cuda_present)
         throw error(error_kind::unsupported, "EMBEDDER_UNAVAILABLE",
                     "embedding device cuda was requested but " + e->report_.reason + "; use --embedding-device auto or cpu");
     if (want_cuda) {
         std::string why;
-        const cuda::module_api* api = cuda::load_module(why);  // loaded by probe_devices() already
+        const cuda::module_api* api = cuda::load_module(options.cuda_module, why);  // loaded by probe_devices() already
         cuda::backend_options co;
         co.precision = options.precision;
         co.max_batch_tokens = options.max_batch_tokens;
@@ -145,7 +147,7 @@ std::unique_ptr<engine> engine::open(const engine_options& options) {
     }
 
     const auto& c = e->model_->config();
-    e->id_.provider = "fastembed";  // memvid's name for local models (mv2.md section 12)
+    e->id_.provider = "fastembed";  // memvid's name for local models (docs/mv2-format.md §3.3)
     e->id_.model = options.model_id.empty() ? e->model_->model_id() : options.model_id;
     e->id_.dimension = c.hidden;
     e->id_.normalized = e->model_->normalize();
@@ -191,7 +193,8 @@ void engine::embed(std::span<const std::string> texts, std::vector<float>& out) 
     // even; the CPU path spends no FLOPs on padding either way.
     std::vector<std::size_t> order(n);
     std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return enc[a].ids.size() > enc[b].ids.size(); });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return enc[a].ids.size() > enc[b].ids.size(); });
 
     auto t1 = std::chrono::steady_clock::now();
     token_batch batch;

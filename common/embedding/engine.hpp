@@ -16,13 +16,14 @@ namespace mvx::embedding {
 
 struct engine_options {
     std::string model_dir;
-    std::string device = "auto";          // auto | cpu | cuda
-    std::string precision = "fp16";       // GPU: fp16 | bf16 | fp32 (fp32 = tests)
+    std::string device = "auto";  // auto | cpu | cuda
+    std::string precision = "fp16";  // GPU: fp16 | bf16 | fp32 (fp32 = tests)
     std::size_t max_batch_tokens = 16384;  // token budget per forward pass
-    int threads = 0;                      // CPU threads; 0 = all cores
-    std::string model_id;                 // overrides the Hugging Face id
-    std::size_t max_length = 0;           // 0 = the model's (bge 512, MiniLM 256)
+    int threads = 0;  // CPU threads; 0 = all cores
+    std::string model_id;  // overrides the Hugging Face id
+    std::size_t max_length = 0;  // 0 = the model's (bge 512, MiniLM 256)
     bool warm_up = true;
+    std::string cuda_module;  // libmvx-cuda.so's path; empty: beside the executable (MEMVID_CUDA_MODULE)
 };
 
 struct engine_stats {
@@ -36,10 +37,11 @@ struct device_report {
     bool cuda_compiled = false;
     bool cuda_present = false;
     std::string cuda_device;  // "NVIDIA H200 (sm_90, 139 GiB)"
-    std::string reason;       // "no CUDA device: ..." when falling back
+    std::string reason;  // "no CUDA device: ..." when falling back
 };
 
-device_report probe_devices();
+// Loads the CUDA module (once per process: the first call's path wins) and probes the driver.
+device_report probe_devices(const std::string& cuda_module = "");
 
 class engine final : public embedder {
 public:

@@ -66,7 +66,10 @@ private:
             v.kind_ = value::type::object;
             ++i_;
             std::set<std::string> seen;
-            if (peek() == '}') { ++i_; return v; }
+            if (peek() == '}') {
+                ++i_;
+                return v;
+            }
             for (;;) {
                 if (peek() != '"') fail("expected a string key");
                 std::string key = parse_string();
@@ -76,26 +79,38 @@ private:
                 char d = peek();
                 ++i_;
                 if (d == '}') break;
-                if (d != ',') { --i_; fail("expected ',' or '}'"); }
+                if (d != ',') {
+                    --i_;
+                    fail("expected ',' or '}'");
+                }
             }
         } else if (c == '[') {
             v.kind_ = value::type::array;
             ++i_;
-            if (peek() == ']') { ++i_; return v; }
+            if (peek() == ']') {
+                ++i_;
+                return v;
+            }
             for (;;) {
                 v.arr_.push_back(parse_value(depth + 1));
                 char d = peek();
                 ++i_;
                 if (d == ']') break;
-                if (d != ',') { --i_; fail("expected ',' or ']'"); }
+                if (d != ',') {
+                    --i_;
+                    fail("expected ',' or ']'");
+                }
             }
         } else if (c == '"') {
             v.kind_ = value::type::string;
             v.s_ = parse_string();
         } else if (c == 't' && t_.substr(i_, 4) == "true") {
-            v.kind_ = value::type::boolean; v.b_ = true; i_ += 4;
+            v.kind_ = value::type::boolean;
+            v.b_ = true;
+            i_ += 4;
         } else if (c == 'f' && t_.substr(i_, 5) == "false") {
-            v.kind_ = value::type::boolean; i_ += 5;
+            v.kind_ = value::type::boolean;
+            i_ += 5;
         } else if (c == 'n' && t_.substr(i_, 4) == "null") {
             i_ += 4;
         } else if (c == '-' || (c >= '0' && c <= '9')) {
@@ -107,7 +122,10 @@ private:
                 if (i_ == s) fail("malformed number");
             };
             digits();
-            if (i_ < t_.size() && t_[i_] == '.') { ++i_; digits(); }
+            if (i_ < t_.size() && t_[i_] == '.') {
+                ++i_;
+                digits();
+            }
             if (i_ < t_.size() && (t_[i_] == 'e' || t_[i_] == 'E')) {
                 ++i_;
                 if (i_ < t_.size() && (t_[i_] == '+' || t_[i_] == '-')) ++i_;
@@ -129,10 +147,14 @@ private:
         for (int k = 0; k < 4; ++k) {
             char h = t_[i_++];
             u <<= 4;
-            if (h >= '0' && h <= '9') u |= unsigned(h - '0');
-            else if (h >= 'a' && h <= 'f') u |= unsigned(h - 'a' + 10);
-            else if (h >= 'A' && h <= 'F') u |= unsigned(h - 'A' + 10);
-            else fail("bad hex digit in \\u escape");
+            if (h >= '0' && h <= '9')
+                u |= unsigned(h - '0');
+            else if (h >= 'a' && h <= 'f')
+                u |= unsigned(h - 'a' + 10);
+            else if (h >= 'A' && h <= 'F')
+                u |= unsigned(h - 'A' + 10);
+            else
+                fail("bad hex digit in \\u escape");
         }
         return u;
     }
@@ -144,7 +166,10 @@ private:
             char c = t_[i_++];
             if (c == '"') return out;
             if (static_cast<unsigned char>(c) < 0x20) fail("control character in string");
-            if (c != '\\') { out += c; continue; }
+            if (c != '\\') {
+                out += c;
+                continue;
+            }
             if (i_ >= t_.size()) fail("unterminated escape");
             char e = t_[i_++];
             switch (e) {
@@ -162,8 +187,12 @@ private:
                         std::size_t save = i_;
                         i_ += 2;
                         unsigned lo = hex4();
-                        if (lo >= 0xDC00 && lo < 0xE000) cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                        else { i_ = save; cp = 0xFFFD; }
+                        if (lo >= 0xDC00 && lo < 0xE000)
+                            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                        else {
+                            i_ = save;
+                            cp = 0xFFFD;
+                        }
                     } else if (cp >= 0xD800 && cp < 0xE000) {
                         cp = 0xFFFD;
                     }
@@ -182,13 +211,20 @@ private:
 };
 
 void append_utf8(std::string& out, char32_t cp) {
-    if (cp < 0x80) out += char(cp);
-    else if (cp < 0x800) { out += char(0xC0 | (cp >> 6)); out += char(0x80 | (cp & 0x3F)); }
-    else if (cp < 0x10000) {
-        out += char(0xE0 | (cp >> 12)); out += char(0x80 | ((cp >> 6) & 0x3F)); out += char(0x80 | (cp & 0x3F));
+    if (cp < 0x80)
+        out += char(cp);
+    else if (cp < 0x800) {
+        out += char(0xC0 | (cp >> 6));
+        out += char(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += char(0xE0 | (cp >> 12));
+        out += char(0x80 | ((cp >> 6) & 0x3F));
+        out += char(0x80 | (cp & 0x3F));
     } else {
-        out += char(0xF0 | (cp >> 18)); out += char(0x80 | ((cp >> 12) & 0x3F));
-        out += char(0x80 | ((cp >> 6) & 0x3F)); out += char(0x80 | (cp & 0x3F));
+        out += char(0xF0 | (cp >> 18));
+        out += char(0x80 | ((cp >> 12) & 0x3F));
+        out += char(0x80 | ((cp >> 6) & 0x3F));
+        out += char(0x80 | (cp & 0x3F));
     }
 }
 

@@ -83,7 +83,8 @@ std::unique_ptr<bert_model> bert_model::load(const std::string& folder_in) {
     m->folder_ = folder;
     struct stat st {};
     if (::stat(folder.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-        bad("model folder " + folder + " does not exist or is not a folder; pass a Hugging Face model folder "
+        bad("model folder " + folder +
+            " does not exist or is not a folder; pass a Hugging Face model folder "
             "(config.json, tokenizer.json, model.safetensors) with --embedding-model or MEMVID_EMBED_MODEL_DIR");
 
     // ---- config.json ----
@@ -115,10 +116,14 @@ std::unique_ptr<bert_model> bert_model::load(const std::string& folder_in) {
         bad(cfg_path + ": sizes beyond what a BERT-family encoder uses");
     std::string act = "gelu";
     if (const auto* v = cfg.find("hidden_act"); v && v->is_string()) act = v->as_string();
-    if (act == "gelu") c.act = activation::gelu_erf;
-    else if (act == "gelu_new" || act == "gelu_pytorch_tanh" || act == "gelu_fast") c.act = activation::gelu_tanh;
-    else if (act == "relu") c.act = activation::relu;
-    else bad(cfg_path + ": hidden_act \"" + act + "\" is not supported (gelu, gelu_new, relu)");
+    if (act == "gelu")
+        c.act = activation::gelu_erf;
+    else if (act == "gelu_new" || act == "gelu_pytorch_tanh" || act == "gelu_fast")
+        c.act = activation::gelu_tanh;
+    else if (act == "relu")
+        c.act = activation::relu;
+    else
+        bad(cfg_path + ": hidden_act \"" + act + "\" is not supported (gelu, gelu_new, relu)");
     if (const auto* v = cfg.find("_name_or_path"); v && v->is_string()) m->model_id_ = v->as_string();
 
     // The Hugging Face id: a known model named by the folder or the config,
@@ -130,8 +135,8 @@ std::unique_ptr<bert_model> bert_model::load(const std::string& folder_in) {
     // ---- tokenizer ----
     m->tokenizer_ = wordpiece_tokenizer::from_folder(folder);
     if (m->tokenizer_.vocab_size() != c.vocab)
-        bad("tokenizer of " + folder + " has " + std::to_string(m->tokenizer_.vocab_size()) + " tokens but config.json says vocab_size " +
-            std::to_string(c.vocab));
+        bad("tokenizer of " + folder + " has " + std::to_string(m->tokenizer_.vocab_size()) +
+            " tokens but config.json says vocab_size " + std::to_string(c.vocab));
 
     // ---- sentence-transformers: pooling, normalize, max length ----
     bool have_modules = false;
@@ -156,9 +161,12 @@ std::unique_ptr<bert_model> bert_model::load(const std::string& folder_in) {
                         const json::value* v = p.find(k);
                         return v && v->is_bool() && v->as_bool();
                     };
-                    if (flag("pooling_mode_cls_token")) m->pooling_ = pooling::cls;
-                    else if (flag("pooling_mode_mean_tokens")) m->pooling_ = pooling::mean;
-                    else bad(pc + ": only CLS or mean pooling is supported");
+                    if (flag("pooling_mode_cls_token"))
+                        m->pooling_ = pooling::cls;
+                    else if (flag("pooling_mode_mean_tokens"))
+                        m->pooling_ = pooling::mean;
+                    else
+                        bad(pc + ": only CLS or mean pooling is supported");
                     if (flag("pooling_mode_max_tokens") || flag("pooling_mode_mean_sqrt_len_tokens") ||
                         (flag("pooling_mode_cls_token") && flag("pooling_mode_mean_tokens")))
                         bad(pc + ": combined pooling modes are not supported; use CLS or mean");
@@ -190,7 +198,8 @@ std::unique_ptr<bert_model> bert_model::load(const std::string& folder_in) {
     std::string st_path = folder + "/model.safetensors";
     if (!exists(st_path)) {
         if (exists(folder + "/pytorch_model.bin"))
-            bad("model folder " + folder + " has pytorch_model.bin but no model.safetensors; convert it "
+            bad("model folder " + folder +
+                " has pytorch_model.bin but no model.safetensors; convert it "
                 "(python -c 'from safetensors.torch import save_file; ...') or download the safetensors file");
         bad("model folder " + folder + " has no model.safetensors");
     }
@@ -200,16 +209,22 @@ std::unique_ptr<bert_model> bert_model::load(const std::string& folder_in) {
     std::set<std::string> dtypes;
     std::string prefix;
     for (const char* p : {"", "bert.", "model."})
-        if (f.find(std::string(p) + "embeddings.word_embeddings.weight")) { prefix = p; break; }
+        if (f.find(std::string(p) + "embeddings.word_embeddings.weight")) {
+            prefix = p;
+            break;
+        }
 
     auto get = [&](const std::string& name, std::vector<std::int64_t> shape, const char* alt = nullptr) -> const float* {
         const tensor_view* t = f.find(prefix + name);
         std::string used_name = prefix + name;
-        if (!t && alt) { t = f.find(prefix + alt); used_name = prefix + alt; }
+        if (!t && alt) {
+            t = f.find(prefix + alt);
+            used_name = prefix + alt;
+        }
         if (!t)
-            bad(st_path + ": missing tensor " + prefix + name + " (a BERT encoder of hidden size " + std::to_string(c.hidden) + ")");
-        if (!t->is_float())
-            bad(st_path + ": tensor " + used_name + " has dtype " + t->type_text + "; expected F32, F16 or BF16");
+            bad(st_path + ": missing tensor " + prefix + name + " (a BERT encoder of hidden size " + std::to_string(c.hidden) +
+                ")");
+        if (!t->is_float()) bad(st_path + ": tensor " + used_name + " has dtype " + t->type_text + "; expected F32, F16 or BF16");
         if (t->shape != shape) {
             tensor_view want;
             want.shape = shape;

@@ -44,7 +44,7 @@ struct layer_weights {
 };
 
 struct bert_weights {
-    const float* word = nullptr;      // [V, H]
+    const float* word = nullptr;  // [V, H]
     const float* position = nullptr;  // [P, H]
     const float* token_type = nullptr;  // [T, H]; row 0 is used
     const float* emb_ln_g = nullptr;
@@ -55,8 +55,8 @@ struct bert_weights {
 struct model_load_stats {
     double load_ms = 0;
     std::size_t tensors_used = 0, tensors_skipped = 0;
-    std::size_t weight_bytes = 0;      // fp32 bytes of the encoder
-    std::string source_dtype;          // "F32", "F16", "BF16" or "mixed"
+    std::size_t weight_bytes = 0;  // fp32 bytes of the encoder
+    std::string source_dtype;  // "F32", "F16", "BF16" or "mixed"
 };
 
 // "BAAI/bge-small-en-v1.5" from a folder named bge-small-en-v1.5 (or

@@ -21,18 +21,24 @@ namespace {
     throw error(error_kind::invalid_input, "INVALID_MODEL", "safetensors file " + path + ": " + msg);
 }
 
-struct dtype_entry { const char* text; dtype d; std::size_t size; };
+struct dtype_entry {
+    const char* text;
+    dtype d;
+    std::size_t size;
+};
 constexpr dtype_entry k_dtypes[] = {
-    {"F32", dtype::f32, 4},  {"F16", dtype::f16, 2},   {"BF16", dtype::bf16, 2}, {"F64", dtype::f64, 8},
-    {"I64", dtype::i64, 8},  {"I32", dtype::i32, 4},   {"I16", dtype::i16, 2},   {"I8", dtype::i8, 1},
-    {"U8", dtype::u8, 1},    {"U16", dtype::u16, 2},   {"U32", dtype::u32, 4},   {"U64", dtype::u64, 8},
-    {"BOOL", dtype::boolean, 1},
+    {"F32", dtype::f32, 4}, {"F16", dtype::f16, 2}, {"BF16", dtype::bf16, 2},    {"F64", dtype::f64, 8}, {"I64", dtype::i64, 8},
+    {"I32", dtype::i32, 4}, {"I16", dtype::i16, 2}, {"I8", dtype::i8, 1},        {"U8", dtype::u8, 1},   {"U16", dtype::u16, 2},
+    {"U32", dtype::u32, 4}, {"U64", dtype::u64, 8}, {"BOOL", dtype::boolean, 1},
 };
 // Newer dtypes we do not compute with but must size to validate the tiling.
-struct other_entry { const char* text; std::size_t bits; };
+struct other_entry {
+    const char* text;
+    std::size_t bits;
+};
 constexpr other_entry k_other[] = {
     {"F8_E4M3", 8}, {"F8_E5M2", 8}, {"F8_E8M0", 8}, {"F8_E4M3FNUZ", 8}, {"F8_E5M2FNUZ", 8},
-    {"F4", 4}, {"F6_E2M3", 6}, {"F6_E3M2", 6}, {"C64", 64},
+    {"F4", 4},      {"F6_E2M3", 6}, {"F6_E3M2", 6}, {"C64", 64},
 };
 
 }  // namespace
@@ -68,10 +74,14 @@ float half_to_float(std::uint16_t h) {
     std::uint32_t sign = std::uint32_t(h & 0x8000) << 16;
     std::uint32_t exp = (h >> 10) & 0x1F, man = h & 0x3FF, bits;
     if (exp == 0) {
-        if (man == 0) bits = sign;
+        if (man == 0)
+            bits = sign;
         else {  // subnormal
             int e = -1;
-            do { ++e; man <<= 1; } while (!(man & 0x400));
+            do {
+                ++e;
+                man <<= 1;
+            } while (!(man & 0x400));
             bits = sign | (std::uint32_t(127 - 15 - e) << 23) | ((man & 0x3FF) << 13);
         }
     } else if (exp == 31) {
@@ -150,8 +160,7 @@ void tensor_view::to_f32(float* out) const {
 safetensors_file::safetensors_file(const std::string& path) : path_(path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        throw error(error_kind::io, "INVALID_MODEL",
-                    "cannot open safetensors file " + path + ": " + std::strerror(errno));
+        throw error(error_kind::io, "INVALID_MODEL", "cannot open safetensors file " + path + ": " + std::strerror(errno));
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
         int e = errno;
@@ -159,7 +168,10 @@ safetensors_file::safetensors_file(const std::string& path) : path_(path) {
         throw error(error_kind::io, "INVALID_MODEL", "cannot stat " + path + ": " + std::strerror(e));
     }
     size_ = static_cast<std::size_t>(st.st_size);
-    if (size_ < 8) { ::close(fd); bad(path, "file is " + std::to_string(size_) + " bytes, shorter than the 8-byte header length"); }
+    if (size_ < 8) {
+        ::close(fd);
+        bad(path, "file is " + std::to_string(size_) + " bytes, shorter than the 8-byte header length");
+    }
     map_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
     ::close(fd);
     if (map_ == MAP_FAILED) {
@@ -171,7 +183,9 @@ safetensors_file::safetensors_file(const std::string& path) : path_(path) {
         std::uint64_t n = 0;
         for (int i = 7; i >= 0; --i) n = (n << 8) | std::to_integer<std::uint64_t>(base[i]);
         if (n > 100000000ull) bad(path, "header length " + std::to_string(n) + " exceeds 100,000,000 bytes");
-        if (n > size_ - 8) bad(path, "header length " + std::to_string(n) + " runs past the end of the file (" + std::to_string(size_) + " bytes)");
+        if (n > size_ - 8)
+            bad(path,
+                "header length " + std::to_string(n) + " runs past the end of the file (" + std::to_string(size_) + " bytes)");
         std::string_view header(reinterpret_cast<const char*>(base + 8), static_cast<std::size_t>(n));
         json::value doc = json::parse(header, "safetensors header of " + path, true);
         if (!doc.is_object()) bad(path, "header is not a JSON object");
@@ -202,7 +216,10 @@ safetensors_file::safetensors_file(const std::string& path) : path_(path) {
             t.type_text = dt->as_string();
             std::size_t bits = 0;
             for (const auto& e : k_dtypes)
-                if (t.type_text == e.text) { t.type = e.d; bits = e.size * 8; }
+                if (t.type_text == e.text) {
+                    t.type = e.d;
+                    bits = e.size * 8;
+                }
             if (!bits)
                 for (const auto& e : k_other)
                     if (t.type_text == e.text) bits = e.bits;
@@ -223,12 +240,14 @@ safetensors_file::safetensors_file(const std::string& path) : path_(path) {
             std::size_t begin = off(offs->as_array()[0]), end = off(offs->as_array()[1]);
             if (end < begin) bad(path, "tensor " + name + ": data_offsets end < begin");
             if (end > buffer_size)
-                bad(path, "tensor " + name + ": data ends at " + std::to_string(end) + ", past the buffer (" +
-                              std::to_string(buffer_size) + " bytes); the file is truncated");
+                bad(path,
+                    "tensor " + name + ": data ends at " + std::to_string(end) + ", past the buffer (" +
+                        std::to_string(buffer_size) + " bytes); the file is truncated");
             std::size_t want_bits = count * bits;
             if (want_bits % 8 != 0 || end - begin != want_bits / 8)
-                bad(path, "tensor " + name + ": " + std::to_string(end - begin) + " bytes for shape " +
-                              t.shape_text() + " of " + t.type_text + " (expected " + std::to_string(want_bits / 8) + ")");
+                bad(path,
+                    "tensor " + name + ": " + std::to_string(end - begin) + " bytes for shape " + t.shape_text() + " of " +
+                        t.type_text + " (expected " + std::to_string(want_bits / 8) + ")");
             t.data = buffer + begin;
             t.bytes = end - begin;
             ranges.emplace_back(begin, end);
@@ -238,8 +257,9 @@ safetensors_file::safetensors_file(const std::string& path) : path_(path) {
         std::size_t at = 0;
         for (const auto& [b, e] : ranges) {
             if (b != at)
-                bad(path, b > at ? "gap in the data buffer at byte " + std::to_string(at)
-                                 : "overlapping tensors at byte " + std::to_string(b));
+                bad(path,
+                    b > at ? "gap in the data buffer at byte " + std::to_string(at)
+                           : "overlapping tensors at byte " + std::to_string(b));
             at = e;
         }
         if (at != buffer_size)
@@ -275,7 +295,7 @@ void write_safetensors(const std::string& path, const std::vector<st_tensor>& te
         }
         const std::size_t bytes = t.data.size() * esz;
         header += ",\"" + t.name + "\":{\"dtype\":\"" + dtype_name(as) + "\",\"shape\":[" + shape + "],\"data_offsets\":[" +
-                  std::to_string(off) + "," + std::to_string(off + bytes) + "]}";
+            std::to_string(off) + "," + std::to_string(off + bytes) + "]}";
         off += bytes;
     }
     header += "}";

@@ -22,7 +22,7 @@ std::size_t dtype_size(dtype d);  // 0 for `other`
 struct tensor_view {
     std::string name;
     dtype type = dtype::other;
-    std::string type_text;          // as written in the header, e.g. "F8_E4M3"
+    std::string type_text;  // as written in the header, e.g. "F8_E4M3"
     std::vector<std::int64_t> shape;
     const std::byte* data = nullptr;
     std::size_t bytes = 0;

@@ -1,9 +1,9 @@
 #include "common/embedding/tokenizer.hpp"
 
+#include <sys/stat.h>
 #include <algorithm>
 #include <fstream>
 #include <sstream>
-#include <sys/stat.h>
 
 #include "common/core/error.hpp"
 #include "common/embedding/json_lite.hpp"
@@ -46,15 +46,14 @@ unsigned char flags_of(char32_t c) {
 
 bool is_cjk(char32_t c) {
     return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x20000 && c <= 0x2A6DF) ||
-           (c >= 0x2A700 && c <= 0x2B73F) || (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B920 && c <= 0x2CEAF) ||
-           (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
+        (c >= 0x2A700 && c <= 0x2B73F) || (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B920 && c <= 0x2CEAF) ||
+        (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
 
 template <std::size_t N, std::size_t P>
-bool lookup_map(const bert_map_entry (&map)[N], const char32_t (&pool)[P], char32_t c, const char32_t*& out,
-                std::size_t& len) {
-    const auto* it = std::lower_bound(std::begin(map), std::end(map), c,
-                                      [](const bert_map_entry& e, char32_t v) { return e.cp < v; });
+bool lookup_map(const bert_map_entry (&map)[N], const char32_t (&pool)[P], char32_t c, const char32_t*& out, std::size_t& len) {
+    const auto* it =
+        std::lower_bound(std::begin(map), std::end(map), c, [](const bert_map_entry& e, char32_t v) { return e.cp < v; });
     if (it == std::end(map) || it->cp != c) return false;
     out = pool + it->offset;
     len = it->length;
@@ -65,13 +64,22 @@ bool lookup_map(const bert_map_entry (&map)[N], const char32_t (&pool)[P], char3
 // normaliser drops U+FFFD, as the reference does for text it receives).
 char32_t next_cp(std::string_view s, std::size_t& i) {
     auto b0 = static_cast<unsigned char>(s[i]);
-    if (b0 < 0x80) { ++i; return b0; }
+    if (b0 < 0x80) {
+        ++i;
+        return b0;
+    }
     int n = b0 >= 0xF5 ? -1 : b0 >= 0xF0 ? 3 : b0 >= 0xE0 ? 2 : b0 >= 0xC2 ? 1 : -1;
-    if (n < 0 || i + std::size_t(n) >= s.size()) { ++i; return 0xFFFD; }
+    if (n < 0 || i + std::size_t(n) >= s.size()) {
+        ++i;
+        return 0xFFFD;
+    }
     char32_t cp = b0 & (0x3F >> n);
     for (int k = 1; k <= n; ++k) {
         auto b = static_cast<unsigned char>(s[i + std::size_t(k)]);
-        if ((b & 0xC0) != 0x80) { ++i; return 0xFFFD; }
+        if ((b & 0xC0) != 0x80) {
+            ++i;
+            return 0xFFFD;
+        }
         cp = (cp << 6) | (b & 0x3F);
     }
     if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp < 0xE000))) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF))) {
@@ -96,7 +104,8 @@ void wordpiece_tokenizer::finish_setup() {
     for (std::size_t id = 0; id < vocab_.size(); ++id) {
         std::string_view t = vocab_[id];
         auto sid = static_cast<std::int32_t>(id);
-        if (!continuing_prefix_.empty() && t.size() > continuing_prefix_.size() && t.substr(0, continuing_prefix_.size()) == continuing_prefix_)
+        if (!continuing_prefix_.empty() && t.size() > continuing_prefix_.size() &&
+            t.substr(0, continuing_prefix_.size()) == continuing_prefix_)
             tail_.emplace(t.substr(continuing_prefix_.size()), sid);
         head_.emplace(t, sid);
         max_piece_bytes_ = std::max(max_piece_bytes_, t.size());
@@ -140,8 +149,9 @@ wordpiece_tokenizer wordpiece_tokenizer::from_folder(const std::string& folder) 
         return from_vocab_txt(folder + "/vocab.txt", o);
     }
     throw error(error_kind::invalid_input, "INVALID_MODEL",
-                "model folder " + folder + " has neither tokenizer.json nor vocab.txt; copy the tokenizer files "
-                "from the model's Hugging Face repository into it");
+                "model folder " + folder +
+                    " has neither tokenizer.json nor vocab.txt; copy the tokenizer files "
+                    "from the model's Hugging Face repository into it");
 }
 
 wordpiece_tokenizer wordpiece_tokenizer::from_vocab_txt(const std::string& path, tokenizer_options opts) {
@@ -170,8 +180,9 @@ wordpiece_tokenizer wordpiece_tokenizer::from_tokenizer_json(const std::string& 
     if (!model || !model->is_object()) bad(path, "missing \"model\"");
     const json::value* type = model->find("type");
     if (!type || !type->is_string() || type->as_string() != "WordPiece")
-        bad(path, "model.type is " + (type && type->is_string() ? "\"" + type->as_string() + "\"" : std::string("missing")) +
-                      "; only WordPiece (BERT-family) tokenizers are supported");
+        bad(path,
+            "model.type is " + (type && type->is_string() ? "\"" + type->as_string() + "\"" : std::string("missing")) +
+                "; only WordPiece (BERT-family) tokenizers are supported");
     if (const auto* v = model->find("continuing_subword_prefix"); v && v->is_string()) t.continuing_prefix_ = v->as_string();
     if (const auto* v = model->find("max_input_chars_per_word"); v && v->is_number())
         t.max_input_chars_per_word_ = static_cast<std::size_t>(v->as_number());
@@ -183,7 +194,9 @@ wordpiece_tokenizer wordpiece_tokenizer::from_tokenizer_json(const std::string& 
         if (!idv.is_number()) bad(path, "model.vocab[\"" + tok + "\"] is not a number");
         double d = idv.as_number();
         if (d < 0 || d >= double(t.vocab_.size()) || d != double(std::size_t(d)))
-            bad(path, "model.vocab[\"" + tok + "\"] = " + idv.number_text() + " is not an id in 0.." + std::to_string(t.vocab_.size() - 1));
+            bad(path,
+                "model.vocab[\"" + tok + "\"] = " + idv.number_text() + " is not an id in 0.." +
+                    std::to_string(t.vocab_.size() - 1));
         auto id = std::size_t(d);
         if (seen[id]) bad(path, "model.vocab has id " + std::to_string(id) + " twice");
         seen[id] = true;
@@ -194,8 +207,9 @@ wordpiece_tokenizer wordpiece_tokenizer::from_tokenizer_json(const std::string& 
     if (norm && !norm->is_null()) {
         const json::value* nt = norm->find("type");
         if (!nt || !nt->is_string() || nt->as_string() != "BertNormalizer")
-            bad(path, "normalizer.type is " + (nt && nt->is_string() ? "\"" + nt->as_string() + "\"" : std::string("missing")) +
-                          "; only BertNormalizer is supported");
+            bad(path,
+                "normalizer.type is " + (nt && nt->is_string() ? "\"" + nt->as_string() + "\"" : std::string("missing")) +
+                    "; only BertNormalizer is supported");
         auto flag = [&](const char* k, bool dflt) {
             const json::value* v = norm->find(k);
             return v && v->is_bool() ? v->as_bool() : dflt;
@@ -212,8 +226,9 @@ wordpiece_tokenizer wordpiece_tokenizer::from_tokenizer_json(const std::string& 
     if (pre && !pre->is_null()) {
         const json::value* pt = pre->find("type");
         if (!pt || !pt->is_string() || pt->as_string() != "BertPreTokenizer")
-            bad(path, "pre_tokenizer.type is " + (pt && pt->is_string() ? "\"" + pt->as_string() + "\"" : std::string("missing")) +
-                          "; only BertPreTokenizer is supported");
+            bad(path,
+                "pre_tokenizer.type is " + (pt && pt->is_string() ? "\"" + pt->as_string() + "\"" : std::string("missing")) +
+                    "; only BertPreTokenizer is supported");
     }
     if (const auto* added = doc.find("added_tokens"); added && added->is_array()) {
         for (const auto& a : added->as_array()) {
@@ -261,7 +276,10 @@ void wordpiece_tokenizer::word_to_ids(std::string_view word, std::size_t chars, 
         std::int32_t found = -1;
         while (end > start) {
             auto it = map.find(word.substr(start, end - start));
-            if (it != map.end()) { found = it->second; break; }
+            if (it != map.end()) {
+                found = it->second;
+                break;
+            }
             --end;
             while (end > start && (static_cast<unsigned char>(word[end]) & 0xC0) == 0x80) --end;
         }
@@ -285,7 +303,10 @@ void wordpiece_tokenizer::normalize_and_split(std::string_view text, std::vector
     };
     auto emit = [&](char32_t c) {  // one normalised code point into the pre-tokeniser
         unsigned char f = flags_of(c);
-        if (f & k_ws_split) { flush(); return; }
+        if (f & k_ws_split) {
+            flush();
+            return;
+        }
         if (f & k_punct) {
             flush();
             json::append_utf8(word, c);
@@ -313,10 +334,14 @@ void wordpiece_tokenizer::normalize_and_split(std::string_view text, std::vector
         const char32_t* mapped = nullptr;
         std::size_t len = 0;
         bool hit = false;
-        if (opts_.strip_accents && opts_.lowercase) hit = lookup_map(k_bert_map_lower_strip, k_bert_pool_lower_strip, c, mapped, len);
-        else if (opts_.lowercase) hit = lookup_map(k_bert_map_lower, k_bert_pool_lower, c, mapped, len);
-        else if (opts_.strip_accents) hit = lookup_map(k_bert_map_strip, k_bert_pool_strip, c, mapped, len);
-        if (!hit) emit(c);
+        if (opts_.strip_accents && opts_.lowercase)
+            hit = lookup_map(k_bert_map_lower_strip, k_bert_pool_lower_strip, c, mapped, len);
+        else if (opts_.lowercase)
+            hit = lookup_map(k_bert_map_lower, k_bert_pool_lower, c, mapped, len);
+        else if (opts_.strip_accents)
+            hit = lookup_map(k_bert_map_strip, k_bert_pool_strip, c, mapped, len);
+        if (!hit)
+            emit(c);
         else
             for (std::size_t k = 0; k < len; ++k) emit(mapped[k]);
     }

@@ -30,7 +30,7 @@ struct tokenizer_options {
 struct encoding {
     std::vector<std::int32_t> ids;  // includes [CLS] and [SEP]
     bool truncated = false;
-    std::size_t dropped = 0;        // word pieces cut by truncation
+    std::size_t dropped = 0;  // word pieces cut by truncation
 };
 
 class wordpiece_tokenizer {

@@ -1,9 +1,9 @@
 #include "common/http/client.hpp"
 
 #include <boost/asio/connect.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -99,8 +99,7 @@ struct client::impl {
     // beast::error::timeout.
     void run(bool& done) {
         ioc.restart();
-        while (!done && ioc.run_one() > 0) {
-        }
+        while (!done && ioc.run_one() > 0) {}
     }
 
     static failure classify(const beast::error_code& ec) {
@@ -165,12 +164,12 @@ struct client::impl {
 
     template <typename Stream>
     bool exchange(Stream& s, const request& req, response& out, transport_error& err, bool& reusable) {
-        bhttp::request<bhttp::string_body> r{req.method == "GET" ? bhttp::verb::get
-                                             : req.method == "PUT" ? bhttp::verb::put
-                                                                   : bhttp::verb::post,
+        bhttp::request<bhttp::string_body> r{req.method == "GET"       ? bhttp::verb::get
+                                                 : req.method == "PUT" ? bhttp::verb::put
+                                                                       : bhttp::verb::post,
                                              req.target.target, 11};
         const bool default_port = (req.target.scheme == "https" && req.target.port == "443") ||
-                                  (req.target.scheme == "http" && req.target.port == "80");
+            (req.target.scheme == "http" && req.target.port == "80");
         r.set(bhttp::field::host, default_port ? req.target.host : req.target.host + ":" + req.target.port);
         r.set(bhttp::field::user_agent, "memvid-export/0.1");
         r.keep_alive(true);
@@ -208,10 +207,10 @@ struct client::impl {
                 return true;
             }
         }
-        err = {classify(ec), req.method + " " + req.target.origin() + req.target.target.substr(0, req.target.target.find('?')) +
-                                 ": " + (ec == beast::error::timeout ? "no complete response within " +
-                                                                           std::to_string(req.timeout.count()) + " ms"
-                                                                     : ec.message())};
+        err = {classify(ec),
+               req.method + " " + req.target.origin() + req.target.target.substr(0, req.target.target.find('?')) + ": " +
+                   (ec == beast::error::timeout ? "no complete response within " + std::to_string(req.timeout.count()) + " ms"
+                                                : ec.message())};
         return false;
     }
 };
@@ -236,7 +235,8 @@ bool client::send(const request& req, response& out, transport_error& err) {
         const bool reused = p_->origin == req.target.origin() && (p_->plain || p_->secure);
         if (!reused && !p_->connect(req, err)) return false;
         bool reusable = false;
-        bool ok = p_->secure ? p_->exchange(*p_->secure, req, out, err, reusable) : p_->exchange(*p_->plain, req, out, err, reusable);
+        bool ok =
+            p_->secure ? p_->exchange(*p_->secure, req, out, err, reusable) : p_->exchange(*p_->plain, req, out, err, reusable);
         if (ok) {
             if (!reusable) p_->reset();
             return true;

@@ -17,7 +17,7 @@ namespace mvx::http {
 struct url {
     std::string scheme;  // "http" | "https"
     std::string host;
-    std::string port;    // "80" / "443" when absent
+    std::string port;  // "80" / "443" when absent
     std::string target;  // path + query, at least "/"
     std::string origin() const { return scheme + "://" + host + ":" + port; }
 };

@@ -28,16 +28,27 @@ public:
     void i64(std::int64_t v) { put(v); }
     void f32(float v) { put(v); }
     void boolean(bool v) { u8(v ? 1 : 0); }
-    void variant(std::uint32_t index) { u32(index); }      // unit enum
+    void variant(std::uint32_t index) { u32(index); }  // unit enum
     void none() { u8(0); }
     void some() { u8(1); }
-    void str(std::string_view s) { u64(s.size()); raw(s.data(), s.size()); }
+    void str(std::string_view s) {
+        u64(s.size());
+        raw(s.data(), s.size());
+    }
     void bytes32(const digest& d) { raw(d.data(), d.size()); }
     void opt_str(const std::optional<std::string_view>& s) {
-        if (s) { some(); str(*s); } else none();
+        if (s) {
+            some();
+            str(*s);
+        } else
+            none();
     }
     void opt_u64(const std::optional<std::uint64_t>& v) {
-        if (v) { some(); u64(*v); } else none();
+        if (v) {
+            some();
+            u64(*v);
+        } else
+            none();
     }
     void strings(const std::vector<std::string>& v) {
         u64(v.size());
@@ -46,7 +57,10 @@ public:
     // BTreeMap<String,String>: entries must already be sorted and unique.
     void string_map(const std::vector<std::pair<std::string, std::string>>& sorted) {
         u64(sorted.size());
-        for (const auto& [k, v] : sorted) { str(k); str(v); }
+        for (const auto& [k, v] : sorted) {
+            str(k);
+            str(v);
+        }
     }
 
 private:

@@ -1,5 +1,5 @@
 // The memvid .mv2 file, as this project writes it (target reader: memvid
-// core 2.0.139 / CLI 2.0.140; ../shared/specs/mv2.md is the full spec).
+// core 2.0.139 / CLI 2.0.140; docs/mv2-format.md describes it field by field).
 //
 //   [0, 4096)              header: "MV2\0", u16 version 0x0201, u8 2, u8 1,
 //                          u64 footer_offset (= TOC start), u64 wal_offset
@@ -30,19 +30,19 @@
 
 namespace mvx::mv2 {
 
-inline constexpr std::uint64_t kHeaderSize = 4096;
-inline constexpr std::uint64_t kDefaultWalSize = 65536;
-inline constexpr char kMagic[4] = {'M', 'V', '2', '\0'};
-inline constexpr std::uint16_t kVersion = 0x0201;
-inline constexpr std::uint8_t kSpecMajor = 2, kSpecMinor = 1;
-inline constexpr std::string_view kFooterMagic = "MV2FOOT!";
-inline constexpr std::uint64_t kFooterSize = 56;
-inline constexpr std::string_view kTimeMagic = "MVTI";
-inline constexpr std::uint64_t kMaxIndexBlob = 512ull << 20;
-inline constexpr std::uint64_t kMaxPayload = 256ull << 20;
-inline constexpr std::uint64_t kMaxFrames = 1'000'000;
-inline constexpr std::uint64_t kMaxTags = 1024, kMaxExtra = 4096;
-inline constexpr std::uint64_t kDefaultCapacity = 52'428'800;
+inline constexpr std::uint64_t k_header_size = 4096;
+inline constexpr std::uint64_t k_default_wal_size = 65536;
+inline constexpr char k_magic[4] = {'M', 'V', '2', '\0'};
+inline constexpr std::uint16_t k_version = 0x0201;
+inline constexpr std::uint8_t k_spec_major = 2, k_spec_minor = 1;
+inline constexpr std::string_view k_footer_magic = "MV2FOOT!";
+inline constexpr std::uint64_t k_footer_size = 56;
+inline constexpr std::string_view k_time_magic = "MVTI";
+inline constexpr std::uint64_t k_max_index_blob = 512ull << 20;
+inline constexpr std::uint64_t k_max_payload = 256ull << 20;
+inline constexpr std::uint64_t k_max_frames = 1'000'000;
+inline constexpr std::uint64_t k_max_tags = 1024, k_max_extra = 4096;
+inline constexpr std::uint64_t k_default_capacity = 52'428'800;
 
 // Frame enums (u32 on the wire).
 enum class anchor_source : std::uint32_t { explicit_ = 0, frame_timestamp = 1, metadata = 2, ingestion_clock = 3 };

@@ -7,13 +7,13 @@
 
 #include <zstd.h>
 
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 namespace mvx::mv2 {
 namespace {
@@ -31,16 +31,16 @@ std::string hex(std::uint64_t v) {
 // Bounds-checked bincode decoder over [base+begin, base+end).
 class decoder {
 public:
-    decoder(const std::filesystem::path& p, const unsigned char* base, std::uint64_t begin, std::uint64_t end,
-            std::string what)
+    decoder(const std::filesystem::path& p, const unsigned char* base, std::uint64_t begin, std::uint64_t end, std::string what)
         : path_(p), base_(base), pos_(begin), end_(end), what_(std::move(what)) {}
 
     std::uint64_t pos() const { return pos_; }
     bool done() const { return pos_ == end_; }
     const unsigned char* take(std::uint64_t n, const char* field) {
         if (n > end_ - pos_)
-            corrupt(path_, what_ + ": " + field + " needs " + std::to_string(n) + " bytes at offset " + hex(pos_) +
-                               " but only " + std::to_string(end_ - pos_) + " remain");
+            corrupt(path_,
+                    what_ + ": " + field + " needs " + std::to_string(n) + " bytes at offset " + hex(pos_) + " but only " +
+                        std::to_string(end_ - pos_) + " remain");
         const unsigned char* p = base_ + pos_;
         pos_ += n;
         return p;
@@ -83,7 +83,9 @@ public:
     std::uint64_t count(const char* f, std::uint64_t max) {
         const auto at = pos_;
         const auto n = u64(f);
-        if (n > max) corrupt(path_, what_ + ": " + f + " count " + std::to_string(n) + " exceeds " + std::to_string(max) + " at " + hex(at));
+        if (n > max)
+            corrupt(path_,
+                    what_ + ": " + f + " count " + std::to_string(n) + " exceeds " + std::to_string(max) + " at " + hex(at));
         return n;
     }
     digest bytes32(const char* f) {
@@ -117,7 +119,11 @@ std::uint64_t first_nonzero(const unsigned char* p, std::uint64_t n) {
     return n;
 }
 
-struct blob_ref { std::uint64_t offset = 0, length = 0, count = 0; digest checksum{}; bool present = false; };
+struct blob_ref {
+    std::uint64_t offset = 0, length = 0, count = 0;
+    digest checksum{};
+    bool present = false;
+};
 
 }  // namespace
 
@@ -125,9 +131,13 @@ capsule_reader::capsule_reader(const std::filesystem::path& path) : path_(path) 
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw_errno("cannot open", path, errno);
     struct stat st {};
-    if (::fstat(fd, &st) != 0) { const int err = errno; ::close(fd); throw_errno("cannot stat", path, err); }
+    if (::fstat(fd, &st) != 0) {
+        const int err = errno;
+        ::close(fd);
+        throw_errno("cannot stat", path, err);
+    }
     size_ = static_cast<std::size_t>(st.st_size);
-    if (size_ < kHeaderSize + kFooterSize) {
+    if (size_ < k_header_size + k_footer_size) {
         ::close(fd);
         corrupt(path, "file of " + std::to_string(size_) + " bytes is too small to be a capsule");
     }
@@ -147,7 +157,7 @@ capsule_reader::capsule_reader(const std::filesystem::path& path) : path_(path) 
 
 capsule_reader::capsule_reader(const unsigned char* data, std::size_t size, std::filesystem::path name)
     : path_(std::move(name)), data_(data), size_(size) {
-    if (size_ < kHeaderSize + kFooterSize)
+    if (size_ < k_header_size + k_footer_size)
         corrupt(path_, "file of " + std::to_string(size_) + " bytes is too small to be a capsule");
     validate();
 }
@@ -160,36 +170,37 @@ void capsule_reader::validate() {
     auto& I = info_;
     I.file_size = size_;
     // Header.
-    if (std::memcmp(data_, kMagic, 4) != 0) corrupt(path_, "bad magic: not an .mv2 file");
-    decoder h(path_, data_, 4, kHeaderSize, "header");
-    if (h.num<std::uint16_t>("version") != kVersion) corrupt(path_, "unsupported header version (expected 0x0201)");
-    if (h.u8("spec major") != kSpecMajor || h.u8("spec minor") != kSpecMinor) corrupt(path_, "unsupported spec version");
+    if (std::memcmp(data_, k_magic, 4) != 0) corrupt(path_, "bad magic: not an .mv2 file");
+    decoder h(path_, data_, 4, k_header_size, "header");
+    if (h.num<std::uint16_t>("version") != k_version) corrupt(path_, "unsupported header version (expected 0x0201)");
+    if (h.u8("spec major") != k_spec_major || h.u8("spec minor") != k_spec_minor) corrupt(path_, "unsupported spec version");
     const auto footer_offset = h.u64("footer_offset");
     const auto wal_offset = h.u64("wal_offset");
     const auto wal_size = h.u64("wal_size");
     const auto wal_checkpoint = h.u64("wal_checkpoint_pos");
     const auto wal_sequence = h.u64("wal_sequence");
     const digest header_checksum = h.bytes32("toc_checksum");
-    if (wal_offset != kHeaderSize) corrupt(path_, "wal_offset is " + std::to_string(wal_offset) + ", expected 4096");
-    if (wal_size == 0 || wal_size > size_ - kHeaderSize) corrupt(path_, "wal_size out of range");
+    if (wal_offset != k_header_size) corrupt(path_, "wal_offset is " + std::to_string(wal_offset) + ", expected 4096");
+    if (wal_size == 0 || wal_size > size_ - k_header_size) corrupt(path_, "wal_size out of range");
     if (wal_checkpoint != 0 || wal_sequence != 0) corrupt(path_, "WAL checkpoint/sequence not zero");
-    if (const auto nz = first_nonzero(data_ + 80, kHeaderSize - 80); nz != kHeaderSize - 80)
+    if (const auto nz = first_nonzero(data_ + 80, k_header_size - 80); nz != k_header_size - 80)
         corrupt(path_, "header byte " + std::to_string(80 + nz) + " is not zero (lock/reserved area)");
-    if (const auto nz = first_nonzero(data_ + kHeaderSize, wal_size); nz != wal_size)
-        corrupt(path_, "WAL region is not all zero at offset " + hex(kHeaderSize + nz) +
-                           " (pending records are not supported)");
+    if (const auto nz = first_nonzero(data_ + k_header_size, wal_size); nz != wal_size)
+        corrupt(path_,
+                "WAL region is not all zero at offset " + hex(k_header_size + nz) + " (pending records are not supported)");
     I.wal_size = wal_size;
-    const std::uint64_t data_start = kHeaderSize + wal_size;
+    const std::uint64_t data_start = k_header_size + wal_size;
 
     // Footer.
-    const unsigned char* foot = data_ + size_ - kFooterSize;
-    if (std::memcmp(foot, kFooterMagic.data(), 8) != 0) corrupt(path_, "no MV2FOOT! footer at the end of the file");
-    decoder fd(path_, data_, size_ - kFooterSize + 8, size_, "footer");
+    const unsigned char* foot = data_ + size_ - k_footer_size;
+    if (std::memcmp(foot, k_footer_magic.data(), 8) != 0) corrupt(path_, "no MV2FOOT! footer at the end of the file");
+    decoder fd(path_, data_, size_ - k_footer_size + 8, size_, "footer");
     const auto toc_len = fd.u64("toc_len");
     const digest toc_hash = fd.bytes32("toc_hash");
     I.generation = fd.u64("generation");
-    if (toc_len > size_ - kFooterSize - data_start) corrupt(path_, "footer toc_len " + std::to_string(toc_len) + " is out of range");
-    const std::uint64_t toc_off = size_ - kFooterSize - toc_len;
+    if (toc_len > size_ - k_footer_size - data_start)
+        corrupt(path_, "footer toc_len " + std::to_string(toc_len) + " is out of range");
+    const std::uint64_t toc_off = size_ - k_footer_size - toc_len;
     if (footer_offset != toc_off) corrupt(path_, "header footer_offset " + hex(footer_offset) + " != TOC start " + hex(toc_off));
     if (blake3(data_ + toc_off, toc_len) != toc_hash) corrupt(path_, "footer hash does not match the TOC bytes");
     if (toc_len < 32) corrupt(path_, "TOC too short");
@@ -247,11 +258,11 @@ void capsule_reader::validate() {
             t.expect_none("metadata.media");
         }
         f.search_text = t.opt_str("frame.search_text");
-        const auto ntags = t.count("frame.tags", kMaxTags);
+        const auto ntags = t.count("frame.tags", k_max_tags);
         for (std::uint64_t k = 0; k < ntags; ++k) f.tags.push_back(t.str("frame.tags[]"));
-        const auto nlabels = t.count("frame.labels", kMaxTags);
+        const auto nlabels = t.count("frame.labels", k_max_tags);
         for (std::uint64_t k = 0; k < nlabels; ++k) f.labels.push_back(t.str("frame.labels[]"));
-        const auto nextra = t.count("frame.extra_metadata", kMaxExtra);
+        const auto nextra = t.count("frame.extra_metadata", k_max_extra);
         for (std::uint64_t k = 0; k < nextra; ++k) {
             auto key = t.str("extra_metadata key");
             auto val = t.str("extra_metadata value");
@@ -259,7 +270,7 @@ void capsule_reader::validate() {
                 corrupt(path_, "frame " + std::to_string(i) + ": extra_metadata keys not sorted/unique at \"" + key + "\"");
             f.extra_metadata.emplace_back(std::move(key), std::move(val));
         }
-        const auto ndates = t.count("frame.content_dates", kMaxTags);
+        const auto ndates = t.count("frame.content_dates", k_max_tags);
         for (std::uint64_t k = 0; k < ndates; ++k) t.str("frame.content_dates[]");
         t.expect_none("frame.chunk_manifest");
         f.role = t.variant("frame.role", 3);
@@ -310,8 +321,8 @@ void capsule_reader::validate() {
     t.u64("segment_catalog.next_segment_id");
     t.u32("segment_catalog.version");
     I.lex_enabled = t.boolean("segment_catalog.lex_enabled");
-    for (const char* n : {"lex_segments", "vec_segments", "time_segments", "temporal_segments", "tantivy_segments",
-                          "index_segments"})
+    for (const char* n :
+         {"lex_segments", "vec_segments", "time_segments", "temporal_segments", "tantivy_segments", "index_segments"})
         if (t.u64(n) != 0) corrupt(path_, std::string("segment_catalog.") + n + " is not empty (unsupported)");
     t.str("ticket.issuer");
     t.i64("ticket.seq_no");
@@ -335,9 +346,10 @@ void capsule_reader::validate() {
     };
     for (const auto& f : I.frames) {
         const std::string name = "frame " + std::to_string(f.id);
-        if (f.payload_length > kMaxPayload) corrupt(path_, name + ": payload larger than 256 MiB");
+        if (f.payload_length > k_max_payload) corrupt(path_, name + ": payload larger than 256 MiB");
         region(f.payload_offset, f.payload_length, name + " payload");
-        if (blake3(data_ + f.payload_offset, f.payload_length) != f.checksum) corrupt(path_, name + ": payload checksum mismatch");
+        if (blake3(data_ + f.payload_offset, f.payload_length) != f.checksum)
+            corrupt(path_, name + ": payload checksum mismatch");
         if (!f.canonical_length) corrupt(path_, name + ": canonical_length missing");
         if (f.encoding == 0 && *f.canonical_length != f.payload_length) corrupt(path_, name + ": canonical length mismatch");
         if (f.encoding == 1) {
@@ -348,7 +360,7 @@ void capsule_reader::validate() {
     }
     auto check_blob = [&](const blob_ref& b, const char* what) {
         if (!b.present) return;
-        if (b.length > kMaxIndexBlob) corrupt(path_, std::string(what) + " index larger than 512 MiB");
+        if (b.length > k_max_index_blob) corrupt(path_, std::string(what) + " index larger than 512 MiB");
         region(b.offset, b.length, std::string(what) + " index");
         if (blake3(data_ + b.offset, b.length) != b.checksum) corrupt(path_, std::string(what) + " index checksum mismatch");
     };
@@ -357,12 +369,11 @@ void capsule_reader::validate() {
     check_blob(lex, "lexical");
     std::sort(regions.begin(), regions.end());
     for (std::size_t k = 1; k < regions.size(); ++k)
-        if (regions[k].first < regions[k - 1].second)
-            corrupt(path_, "regions overlap at " + hex(regions[k].first));
+        if (regions[k].first < regions[k - 1].second) corrupt(path_, "regions overlap at " + hex(regions[k].first));
 
     if (time.present) {
         decoder d(path_, data_, time.offset, time.offset + time.length, "time index");
-        if (std::memcmp(d.take(4, "magic"), kTimeMagic.data(), 4) != 0) corrupt(path_, "time index: bad magic");
+        if (std::memcmp(d.take(4, "magic"), k_time_magic.data(), 4) != 0) corrupt(path_, "time index: bad magic");
         const auto n = d.u64("count");
         if (n != time.count) corrupt(path_, "time index: count differs from its manifest");
         std::pair<std::int64_t, std::uint64_t> prev{INT64_MIN, 0};
@@ -384,7 +395,10 @@ void capsule_reader::validate() {
             const auto id = d.u64("frame_id");
             const auto dim = d.u64("dim");
             if (id >= nframes) corrupt(path_, "vector index: frame id out of range");
-            if (dim != I.dimension) corrupt(path_, "vector index: a vector has " + std::to_string(dim) + " dimensions, manifest says " + std::to_string(I.dimension));
+            if (dim != I.dimension)
+                corrupt(path_,
+                        "vector index: a vector has " + std::to_string(dim) + " dimensions, manifest says " +
+                            std::to_string(I.dimension));
             if (vec_offset_[id]) corrupt(path_, "vector index: frame " + std::to_string(id) + " has two vectors");
             vec_offset_[id] = d.pos();
             d.take(dim * 4, "vector");
@@ -401,13 +415,20 @@ void capsule_reader::validate() {
             const auto nt = d.u64("tokens");
             for (std::uint64_t j = 0; j < nt; ++j) d.str("token");
             const auto ntags = d.u64("tags");
-            for (std::uint64_t j = 0; j < ntags; ++j) { d.str("tag key"); d.str("tag value"); }
+            for (std::uint64_t j = 0; j < ntags; ++j) {
+                d.str("tag key");
+                d.str("tag value");
+            }
             d.str("content");
             d.str("content_lower");
             d.opt_str("uri");
             d.opt_str("title");
             const auto ns = d.u64("sections");
-            for (std::uint64_t j = 0; j < ns; ++j) { d.u64("offset"); d.str("section"); d.str("section lower"); }
+            for (std::uint64_t j = 0; j < ns; ++j) {
+                d.u64("offset");
+                d.str("section");
+                d.str("section lower");
+            }
         }
         if (!d.done()) corrupt(path_, "lexical index: trailing bytes");
         I.lex_documents = n;

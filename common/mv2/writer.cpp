@@ -16,7 +16,7 @@
 namespace mvx::mv2 {
 namespace {
 
-constexpr std::string_view kDocMetadataJson =
+constexpr std::string_view k_doc_metadata_json =
     R"({"mime":"text/plain","bytes":null,"hash":null,"width":null,"height":null,"colors":null,"caption":null,"exif":null,"audio":null,"media":null})";
 
 std::string_view strip(std::string_view s) {
@@ -27,7 +27,7 @@ std::string_view strip(std::string_view s) {
 }
 
 // ASCII classes by table (no locale): bit 1 = alphanumeric, bit 2 = token joiner.
-constexpr auto kAsciiClass = [] {
+constexpr auto k_ascii_class = [] {
     std::array<std::uint8_t, 128> t{};
     for (int c = '0'; c <= '9'; ++c) t[c] = 1;
     for (int c = 'a'; c <= 'z'; ++c) t[c] = 1;
@@ -38,9 +38,8 @@ constexpr auto kAsciiClass = [] {
 
 }  // namespace
 
-std::string cli_search_text(std::string_view text, std::string_view title, std::string_view uri,
-                            std::string_view track, const std::vector<std::string>& tags,
-                            const std::vector<std::string>& labels,
+std::string cli_search_text(std::string_view text, std::string_view title, std::string_view uri, std::string_view track,
+                            const std::vector<std::string>& tags, const std::vector<std::string>& labels,
                             const std::vector<std::pair<std::string, std::string>>& sorted_extra) {
     std::string out;
     out.reserve(text.size() + 512);
@@ -57,14 +56,17 @@ std::string cli_search_text(std::string_view text, std::string_view title, std::
     if (auto t = strip(track); !t.empty()) line("track: ", t);
     auto joined = [](const std::vector<std::string>& v) {
         std::string s;
-        for (std::size_t i = 0; i < v.size(); ++i) { if (i) s += ' '; s += v[i]; }
+        for (std::size_t i = 0; i < v.size(); ++i) {
+            if (i) s += ' ';
+            s += v[i];
+        }
         return s;
     };
     if (!tags.empty()) line("tags: ", joined(tags));
     if (!labels.empty()) line("labels: ", joined(labels));
     for (const auto& [k, v] : sorted_extra)
         if (!strip(v).empty()) line(k + ": ", v);
-    line("metadata: ", kDocMetadataJson);
+    line("metadata: ", k_doc_metadata_json);
     return out;
 }
 
@@ -82,7 +84,7 @@ void for_each_token(std::string_view lower, F&& f) {
         std::size_t next = i;
         bool token_char = true, alnum = true;
         if (b < 0x80) {
-            const std::uint8_t cls = kAsciiClass[b];
+            const std::uint8_t cls = k_ascii_class[b];
             token_char = cls != 0;
             alnum = cls == 1;
             ++next;
@@ -90,7 +92,11 @@ void for_each_token(std::string_view lower, F&& f) {
             utf8::decode(lower, next);
         }
         if (token_char) {
-            if (!in_token) { in_token = true; start = i; has_alnum = false; }
+            if (!in_token) {
+                in_token = true;
+                start = i;
+                has_alnum = false;
+            }
             has_alnum |= alnum;
         } else if (in_token) {
             in_token = false;
@@ -129,7 +135,10 @@ std::vector<std::pair<std::uint64_t, std::string_view>> lex_sections(std::string
     constexpr std::uint64_t soft = 900, hard = 1400;
     std::vector<std::pair<std::uint64_t, std::string_view>> out;
     if (content.empty()) return out;
-    if (content.size() <= hard) { out.emplace_back(0, content); return out; }
+    if (content.size() <= hard) {
+        out.emplace_back(0, content);
+        return out;
+    }
     std::uint64_t start = 0, last_soft = 0;
     bool have_soft = false;
     std::size_t i = 0;
@@ -139,13 +148,17 @@ std::vector<std::pair<std::uint64_t, std::string_view>> lex_sections(std::string
         utf8::decode(content, next);
         const std::uint64_t end = next;
         const std::uint64_t cur_len = end - start;
-        const bool sentence = c == '\n' || ((c == '.' || c == '!' || c == '?') &&
-                                            (next >= content.size() || content[next] == ' ' || content[next] == '\n' ||
-                                             content[next] == '\t' || content[next] == '\r'));
+        const bool sentence = c == '\n' ||
+            ((c == '.' || c == '!' || c == '?') &&
+             (next >= content.size() || content[next] == ' ' || content[next] == '\n' || content[next] == '\t' ||
+              content[next] == '\r'));
         if (sentence) {
             last_soft = end;
             have_soft = true;
-            if (cur_len < soft) { i = next; continue; }
+            if (cur_len < soft) {
+                i = next;
+                continue;
+            }
         }
         if (cur_len >= hard) {
             const std::uint64_t split = (have_soft && last_soft > start) ? last_soft : end;
@@ -176,11 +189,13 @@ struct writer::impl {
           vec_docs(path.parent_path()),
           lex_docs(path.parent_path()) {
         // Header placeholder + an all-zero WAL (no pending records).
-        std::string zeros(kHeaderSize + opts.wal_size, '\0');
+        std::string zeros(k_header_size + opts.wal_size, '\0');
         file.write(zeros);
         if (opts.zstd_payloads) zctx = ZSTD_createCCtx();
     }
-    ~impl() { if (zctx) ZSTD_freeCCtx(zctx); }
+    ~impl() {
+        if (zctx) ZSTD_freeCCtx(zctx);
+    }
 };
 
 writer::writer(std::filesystem::path final_path, writer_options opts) {
@@ -193,19 +208,17 @@ void writer::publish() { impl_->file.publish(); }
 
 void writer::add(const frame_input& f) {
     auto& m = *impl_;
-    if (m.frames >= kMaxFrames)
-        throw_limit("a memvid capsule holds at most " + std::to_string(kMaxFrames) + " frames");
-    if (f.text.size() > kMaxPayload)
+    if (m.frames >= k_max_frames) throw_limit("a memvid capsule holds at most " + std::to_string(k_max_frames) + " frames");
+    if (f.text.size() > k_max_payload)
         throw_limit("frame " + std::string(f.uri) + ": text of " + std::to_string(f.text.size()) +
                     " bytes exceeds memvid's 256 MiB payload limit");
-    if (f.tags.size() > kMaxTags || f.labels.size() > kMaxTags || f.extra_metadata.size() > kMaxExtra)
+    if (f.tags.size() > k_max_tags || f.labels.size() > k_max_tags || f.extra_metadata.size() > k_max_extra)
         throw_limit("frame " + std::string(f.uri) + ": too many tags, labels or metadata keys");
     const std::uint64_t id = m.frames;
     // TOC strings must be UTF-8 (bincode String); a payload may hold any bytes,
     // but what is derived from it for search is repaired first.
     auto check_text = [&](std::string_view v, const char* what) {
-        if (!utf8::is_valid(v))
-            throw_argument("frame " + std::to_string(id) + ": " + what + " is not valid UTF-8");
+        if (!utf8::is_valid(v)) throw_argument("frame " + std::to_string(id) + ": " + what + " is not valid UTF-8");
     };
     check_text(f.title, "title");
     check_text(f.uri, "uri");
@@ -213,7 +226,10 @@ void writer::add(const frame_input& f) {
     if (f.kind) check_text(*f.kind, "kind");
     for (const auto& t : f.tags) check_text(t, "a tag");
     for (const auto& t : f.labels) check_text(t, "a label");
-    for (const auto& [k, v] : f.extra_metadata) { check_text(k, "a metadata key"); check_text(v, "a metadata value"); }
+    for (const auto& [k, v] : f.extra_metadata) {
+        check_text(k, "a metadata key");
+        check_text(v, "a metadata value");
+    }
     if (f.search_body) check_text(*f.search_body, "search body");
     std::string repaired;
     std::string_view text_utf8 = f.text;
@@ -229,8 +245,8 @@ void writer::add(const frame_input& f) {
     encoding enc = encoding::plain;
     if (m.opts.zstd_payloads) {
         m.zbuf.resize(ZSTD_compressBound(f.text.size()));
-        const std::size_t n = ZSTD_compressCCtx(m.zctx, m.zbuf.data(), m.zbuf.size(), f.text.data(), f.text.size(),
-                                                m.opts.zstd_level);
+        const std::size_t n =
+            ZSTD_compressCCtx(m.zctx, m.zbuf.data(), m.zbuf.size(), f.text.data(), f.text.size(), m.opts.zstd_level);
         if (ZSTD_isError(n)) throw error(error_kind::internal, "INTERNAL", std::string("zstd: ") + ZSTD_getErrorName(n));
         stored = std::string_view(m.zbuf.data(), n);
         enc = encoding::zstd;
@@ -254,25 +270,32 @@ void writer::add(const frame_input& f) {
         if (extra[i].first == extra[i - 1].first)
             throw error(error_kind::internal, "INTERNAL", "duplicate extra_metadata key " + extra[i].first);
 
-    // TOC Frame record (mv2.md 9.2).
+    // TOC Frame record (docs/mv2-format.md §3).
     std::string& b = m.scratch;
     b.clear();
     bincode::encoder e(b);
     e.u64(id);
     e.i64(f.timestamp);
-    e.some(); e.i64(f.timestamp);                                              // anchor_ts
-    e.some(); e.variant(static_cast<std::uint32_t>(anchor_source::frame_timestamp));
+    e.some();
+    e.i64(f.timestamp);  // anchor_ts
+    e.some();
+    e.variant(static_cast<std::uint32_t>(anchor_source::frame_timestamp));
     e.opt_str(f.kind);
     e.opt_str(f.track.empty() ? std::nullopt : std::optional<std::string_view>(f.track));
     e.u64(payload_offset);
     e.u64(stored.size());
     e.bytes32(checksum);
-    e.some(); e.str(f.uri);
-    e.some(); e.str(f.title);
+    e.some();
+    e.str(f.uri);
+    e.some();
+    e.str(f.title);
     e.u32(static_cast<std::uint32_t>(enc));
-    e.some(); e.u64(f.text.size());                                            // canonical_length
+    e.some();
+    e.u64(f.text.size());  // canonical_length
     // DocMetadata: mime = text/plain, the 9 other fields None.
-    e.some(); e.some(); e.str("text/plain");
+    e.some();
+    e.some();
+    e.str("text/plain");
     for (int k = 0; k < 9; ++k) e.none();
     if (m.opts.search_text) {
         e.some();
@@ -283,14 +306,17 @@ void writer::add(const frame_input& f) {
     e.strings(f.tags);
     e.strings(f.labels);
     e.string_map(extra);
-    e.u64(0);                                        // content_dates
-    e.none();                                        // chunk_manifest
-    e.variant(0);                                    // role: Document
-    e.none(); e.none(); e.none();                    // parent_id, chunk_index, chunk_count
-    e.variant(0);                                    // status: Active
-    e.none(); e.none();                              // supersedes, superseded_by
-    e.none();                                        // source_sha256
-    e.none();                                        // source_path
+    e.u64(0);  // content_dates
+    e.none();  // chunk_manifest
+    e.variant(0);  // role: Document
+    e.none();
+    e.none();
+    e.none();  // parent_id, chunk_index, chunk_count
+    e.variant(0);  // status: Active
+    e.none();
+    e.none();  // supersedes, superseded_by
+    e.none();  // source_sha256
+    e.none();  // source_path
     e.variant(static_cast<std::uint32_t>(enrichment::enriched));
     m.toc_frames.append(b);
 
@@ -310,15 +336,17 @@ void writer::add(const frame_input& f) {
         token_views(lower, m.opts.lex_unique_tokens, m.tokens);
         e.u64(m.tokens.size());
         for (auto t : m.tokens) e.str(t);
-        e.u64(0);                                    // tags: empty map
+        e.u64(0);  // tags: empty map
         const auto sections = lex_sections(lex_src);
         e.str("");
-        e.str("");                                   // content / content_lower (sections carry the text)
+        e.str("");  // content / content_lower (sections carry the text)
         if (sections.empty()) {
             // Empty text: no sections, and the (empty) content fields above stand.
         }
-        e.some(); e.str(f.uri);
-        e.some(); e.str(f.title);
+        e.some();
+        e.str(f.uri);
+        e.some();
+        e.str(f.title);
         e.u64(sections.size());
         for (const auto& [off, txt] : sections) {
             e.u64(off);
@@ -338,7 +366,10 @@ writer_summary writer::finish() {
     m.vec_docs.flush();
     m.lex_docs.flush();
 
-    struct blob { std::uint64_t offset = 0, length = 0; digest checksum{}; };
+    struct blob {
+        std::uint64_t offset = 0, length = 0;
+        digest checksum{};
+    };
     auto copy_blob = [&](std::string_view head, spill_file* body) {
         blob r;
         r.offset = m.file.position();
@@ -346,12 +377,12 @@ writer_summary writer::finish() {
         h.update(head);
         m.file.write(head);
         if (body)
-            m.file.append_from(body->fd(), body->size(),
-                               [](void* ctx, const char* p, std::size_t n) { static_cast<hasher*>(ctx)->update(p, n); },
-                               &h);
+            m.file.append_from(
+                body->fd(), body->size(),
+                [](void* ctx, const char* p, std::size_t n) { static_cast<hasher*>(ctx)->update(p, n); }, &h);
         r.length = m.file.position() - r.offset;
         r.checksum = h.finish();
-        if (r.length > kMaxIndexBlob) throw_limit("an index blob exceeds memvid's 512 MiB limit; export fewer frames");
+        if (r.length > k_max_index_blob) throw_limit("an index blob exceeds memvid's 512 MiB limit; export fewer frames");
         return r;
     };
 
@@ -360,9 +391,12 @@ writer_summary writer::finish() {
     std::string t;
     {
         bincode::encoder e(t);
-        e.raw(kTimeMagic.data(), kTimeMagic.size());
+        e.raw(k_time_magic.data(), k_time_magic.size());
         e.u64(m.time_entries.size());
-        for (auto [ts, id] : m.time_entries) { e.i64(ts); e.u64(id); }
+        for (auto [ts, id] : m.time_entries) {
+            e.i64(ts);
+            e.u64(id);
+        }
     }
     const blob time_blob = copy_blob(t, nullptr);
 
@@ -377,7 +411,7 @@ writer_summary writer::finish() {
     // search_text at open): past the reader's 512 MiB blob limit it is left out.
     // Past the 512 MiB blob limit an empty index (8 bytes) still keeps the
     // fallback path answering "no hits" instead of an error.
-    const bool lex_fits = 8 + m.lex_docs.size() <= kMaxIndexBlob;
+    const bool lex_fits = 8 + m.lex_docs.size() <= k_max_index_blob;
     std::uint64_t lex_count = 0;
     if (m.opts.native_lex) {
         count.clear();
@@ -391,8 +425,8 @@ writer_summary writer::finish() {
     std::string prefix;
     {
         bincode::encoder e(prefix);
-        e.u64(0);          // toc_version
-        e.u64(0);          // segments
+        e.u64(0);  // toc_version
+        e.u64(0);  // segments
         e.u64(m.frames);
     }
     std::string suffix;
@@ -401,55 +435,80 @@ writer_summary writer::finish() {
         // IndexManifests
         if (lex_blob) {
             e.some();
-            e.u64(lex_count); e.u64(0); e.u64(lex_blob->offset); e.u64(lex_blob->length); e.bytes32(lex_blob->checksum);
+            e.u64(lex_count);
+            e.u64(0);
+            e.u64(lex_blob->offset);
+            e.u64(lex_blob->length);
+            e.bytes32(lex_blob->checksum);
         } else {
             e.none();
         }
-        e.u64(0);          // lex_segments
+        e.u64(0);  // lex_segments
         if (vec_blob) {
             e.some();
-            e.u64(m.vectors); e.u32(static_cast<std::uint32_t>(m.dimension));
-            e.u64(vec_blob->offset); e.u64(vec_blob->length); e.bytes32(vec_blob->checksum);
+            e.u64(m.vectors);
+            e.u32(static_cast<std::uint32_t>(m.dimension));
+            e.u64(vec_blob->offset);
+            e.u64(vec_blob->length);
+            e.bytes32(vec_blob->checksum);
             e.variant(0);  // compression: None
-            if (m.opts.vector_model) { e.some(); e.str(*m.opts.vector_model); } else e.none();
+            if (m.opts.vector_model) {
+                e.some();
+                e.str(*m.opts.vector_model);
+            } else
+                e.none();
         } else {
             e.none();
         }
-        e.none();          // clip
-        e.some();          // time_index
-        e.u64(time_blob.offset); e.u64(time_blob.length); e.u64(m.time_entries.size()); e.bytes32(time_blob.checksum);
-        e.none();          // temporal_track
-        e.none();          // memories_track
-        e.none();          // logic_mesh
-        e.none();          // sketch_track (never: it makes find lossy)
+        e.none();  // clip
+        e.some();  // time_index
+        e.u64(time_blob.offset);
+        e.u64(time_blob.length);
+        e.u64(m.time_entries.size());
+        e.bytes32(time_blob.checksum);
+        e.none();  // temporal_track
+        e.none();  // memories_track
+        e.none();  // logic_mesh
+        e.none();  // sketch_track (never: it makes find lossy)
         // SegmentCatalog
-        e.u64(0); e.u32(1); e.boolean(true);
+        e.u64(0);
+        e.u32(1);
+        e.boolean(true);
         for (int k = 0; k < 6; ++k) e.u64(0);
         // TicketRef: capacity only matters when memvid appends; leave room.
         const std::uint64_t estimate = toc_offset + prefix.size() + m.toc_frames.size() + 4096;
         // memvid's free-tier default, or twice the file rounded up to 64 MiB for larger capsules.
         constexpr std::uint64_t step = 64ull << 20;
         const std::uint64_t capacity =
-            estimate * 2 <= kDefaultCapacity ? kDefaultCapacity : (estimate * 2 + step - 1) / step * step;
-        e.str("free-tier"); e.i64(1); e.u64(0); e.u64(capacity); e.boolean(false);
-        e.none();          // memory_binding
-        e.none();          // replay_manifest
-        e.u64(0); e.u64(0);  // enrichment_queue {tasks: [], updated_at: 0}
+            estimate * 2 <= k_default_capacity ? k_default_capacity : (estimate * 2 + step - 1) / step * step;
+        e.str("free-tier");
+        e.i64(1);
+        e.u64(0);
+        e.u64(capacity);
+        e.boolean(false);
+        e.none();  // memory_binding
+        e.none();  // replay_manifest
+        e.u64(0);
+        e.u64(0);  // enrichment_queue {tasks: [], updated_at: 0}
         digest zero{};
-        e.bytes32(zero);   // merkle_root
+        e.bytes32(zero);  // merkle_root
     }
     hasher zeroed, final_hash;
     zeroed.update(prefix);
     final_hash.update(prefix);
     m.file.write(prefix);
-    struct two { hasher* a; hasher* b; } both{&zeroed, &final_hash};
-    m.file.append_from(m.toc_frames.fd(), m.toc_frames.size(),
-                       [](void* ctx, const char* p, std::size_t n) {
-                           auto* h = static_cast<two*>(ctx);
-                           h->a->update(p, n);
-                           h->b->update(p, n);
-                       },
-                       &both);
+    struct two {
+        hasher* a;
+        hasher* b;
+    } both{&zeroed, &final_hash};
+    m.file.append_from(
+        m.toc_frames.fd(), m.toc_frames.size(),
+        [](void* ctx, const char* p, std::size_t n) {
+            auto* h = static_cast<two*>(ctx);
+            h->a->update(p, n);
+            h->b->update(p, n);
+        },
+        &both);
     zeroed.update(suffix);
     final_hash.update(suffix);
     m.file.write(suffix);
@@ -459,7 +518,7 @@ writer_summary writer::finish() {
     final_hash.update(toc_checksum.data(), toc_checksum.size());
     m.file.write(toc_checksum.data(), toc_checksum.size());
     const std::uint64_t toc_len = m.file.position() - toc_offset;
-    if (toc_len + kFooterSize > kMaxIndexBlob)
+    if (toc_len + k_footer_size > k_max_index_blob)
         throw_limit("the capsule's table of contents would be " + std::to_string(toc_len >> 20) +
                     " MiB, over memvid's 512 MiB limit: export fewer frames (options.maxNodeFrames / "
                     "maxRelationFrames) or shorter snippets (options.maxSnippetChars)");
@@ -468,23 +527,23 @@ writer_summary writer::finish() {
     std::string footer;
     {
         bincode::encoder e(footer);
-        e.raw(kFooterMagic.data(), kFooterMagic.size());
+        e.raw(k_footer_magic.data(), k_footer_magic.size());
         e.u64(toc_len);
         e.bytes32(toc_hash);
         e.u64(1);  // generation
     }
     m.file.write(footer);
 
-    std::string header(kHeaderSize, '\0');
+    std::string header(k_header_size, '\0');
     {
         std::string h;
         bincode::encoder e(h);
-        e.raw(kMagic, 4);
-        e.u16(kVersion);
-        e.u8(kSpecMajor);
-        e.u8(kSpecMinor);
+        e.raw(k_magic, 4);
+        e.u16(k_version);
+        e.u8(k_spec_major);
+        e.u8(k_spec_minor);
         e.u64(toc_offset);
-        e.u64(kHeaderSize);
+        e.u64(k_header_size);
         e.u64(m.opts.wal_size);
         e.u64(0);
         e.u64(0);

@@ -24,16 +24,16 @@
 namespace mvx::mv2 {
 
 struct writer_options {
-    bool zstd_payloads = false;   // canonical_encoding 1 (a zstd frame per payload)
+    bool zstd_payloads = false;  // canonical_encoding 1 (a zstd frame per payload)
     int zstd_level = 3;
-    bool native_lex = true;       // native lexical fallback index over the payload text
+    bool native_lex = true;  // native lexical fallback index over the payload text
     // LexDocument.tokens: every token (memvid's own builder) or each distinct
     // token once (memvid's reader matches on sections only; a third the size).
     bool lex_unique_tokens = false;
-    bool search_text = true;      // the reader's augmented search_text per frame
+    bool search_text = true;  // the reader's augmented search_text per frame
     std::uint64_t wal_size = 65536;
     std::optional<std::string> vector_model;  // VecIndexManifest.model (None by default)
-    bool durable = true;          // fsync before the rename (off only for fuzzing)
+    bool durable = true;  // fsync before the rename (off only for fuzzing)
 };
 
 struct frame_input {
@@ -80,13 +80,12 @@ private:
     std::unique_ptr<impl> impl_;
 };
 
-// The reader's augmented search_text (mv2.md 9.4); exposed for tests.
-std::string cli_search_text(std::string_view text, std::string_view title, std::string_view uri,
-                            std::string_view track, const std::vector<std::string>& tags,
-                            const std::vector<std::string>& labels,
+// The reader's augmented search_text (docs/mv2-format.md §3.2); exposed for tests.
+std::string cli_search_text(std::string_view text, std::string_view title, std::string_view uri, std::string_view track,
+                            const std::vector<std::string>& tags, const std::vector<std::string>& labels,
                             const std::vector<std::pair<std::string, std::string>>& sorted_extra);
 
-// Native lexical index helpers (mv2.md section 8); exposed for tests.
+// Native lexical index helpers (docs/mv2-format.md §4.3); exposed for tests.
 std::vector<std::string> lex_tokens(std::string_view text, bool unique = false);
 std::vector<std::pair<std::uint64_t, std::string_view>> lex_sections(std::string_view content);
 

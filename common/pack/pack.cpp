@@ -10,27 +10,25 @@
 
 #include <zstd.h>
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <cstring>
+#include <ctime>
 #include <deque>
 #include <exception>
 #include <mutex>
 #include <thread>
-#include <chrono>
-#include <cstring>
-#include <ctime>
-#include <fcntl.h>
-#include <unistd.h>
 
 namespace mvx::pack {
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-double ms_since(clock_type::time_point t) {
-    return std::chrono::duration<double, std::milli>(clock_type::now() - t).count();
-}
+double ms_since(clock_type::time_point t) { return std::chrono::duration<double, std::milli>(clock_type::now() - t).count(); }
 
 void check_job_id(std::string_view id) {
     if (id.empty() || id.size() > 128 || id == "." || id == "..")
@@ -42,9 +40,8 @@ void check_job_id(std::string_view id) {
 }
 
 void check_base_name(std::string_view b) {
-    const bool bad = b.empty() || b.size() > 200 || b == "." || b == ".." ||
-                     b.find_first_of("/\\") != std::string_view::npos ||
-                     std::any_of(b.begin(), b.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+    const bool bad = b.empty() || b.size() > 200 || b == "." || b == ".." || b.find_first_of("/\\") != std::string_view::npos ||
+        std::any_of(b.begin(), b.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
     if (bad)
         throw_invalid("source.baseName: \"" + std::string(b) +
                       "\" cannot name a file (it must be 1-200 characters without '/', '\\' or control characters, "
@@ -142,8 +139,8 @@ std::optional<std::int64_t> parse_time(std::string_view s) {
     return static_cast<std::int64_t>(timegm(&tm));
 }
 
-std::filesystem::path resolve_ref(std::string_view ref, std::string_view what,
-                                  const std::optional<std::filesystem::path>& root, bool allow_dotdot) {
+std::filesystem::path resolve_ref(std::string_view ref, std::string_view what, const std::optional<std::filesystem::path>& root,
+                                  bool allow_dotdot) {
     std::string_view p = ref;
     if (p.rfind("http://", 0) == 0 || p.rfind("https://", 0) == 0)
         throw error(error_kind::unsupported, "UNSUPPORTED_REF",
@@ -153,7 +150,8 @@ std::filesystem::path resolve_ref(std::string_view ref, std::string_view what,
         p.remove_prefix(7);
         if (p.rfind("localhost/", 0) == 0) p.remove_prefix(9);
         if (p.empty() || p.front() != '/')
-            throw_argument(std::string(what) + " \"" + std::string(ref) + "\": a file:// URL needs an absolute path (file:///...)");
+            throw_argument(std::string(what) + " \"" + std::string(ref) +
+                           "\": a file:// URL needs an absolute path (file:///...)");
     } else if (auto colon = p.find("://"); colon != std::string_view::npos) {
         throw_argument(std::string(what) + " \"" + std::string(ref) + "\": unsupported scheme (use a path or file://)");
     }
@@ -179,7 +177,10 @@ std::filesystem::path resolve_ref(std::string_view ref, std::string_view what,
 contract::export_request load_payload(const std::filesystem::path& path, const contract::limits& lim) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw_errno("cannot open payload", path, errno);
-    struct closer { int fd; ~closer() { ::close(fd); } } guard{fd};
+    struct closer {
+        int fd;
+        ~closer() { ::close(fd); }
+    } guard{fd};
     const std::string where = path.string();
     contract::request_parser parser(lim);
     std::string in(1 << 20, '\0');
@@ -192,7 +193,7 @@ contract::export_request load_payload(const std::filesystem::path& path, const c
     };
     std::size_t n = read_some(in.data(), in.size());
     const bool zstd = n >= 4 && static_cast<unsigned char>(in[0]) == 0x28 && static_cast<unsigned char>(in[1]) == 0xB5 &&
-                      static_cast<unsigned char>(in[2]) == 0x2F && static_cast<unsigned char>(in[3]) == 0xFD;
+        static_cast<unsigned char>(in[2]) == 0x2F && static_cast<unsigned char>(in[3]) == 0xFD;
     if (!zstd) {
         while (n > 0) {
             parser.write(in.data(), n, where);
@@ -209,8 +210,7 @@ contract::export_request load_payload(const std::filesystem::path& path, const c
         while (ib.pos < ib.size) {
             ZSTD_outBuffer ob{out.data(), out.size(), 0};
             last = ZSTD_decompressStream(ds.get(), &ob, &ib);
-            if (ZSTD_isError(last))
-                throw_invalid(where + ": the zstd stream is corrupt (" + ZSTD_getErrorName(last) + ")");
+            if (ZSTD_isError(last)) throw_invalid(where + ": the zstd stream is corrupt (" + ZSTD_getErrorName(last) + ")");
             parser.write(out.data(), ob.pos, where);
         }
         n = read_some(in.data(), in.size());
@@ -236,8 +236,7 @@ pack_result run(const pack_options& opts) {
     res.embedding_mode = opts.embedding_mode;
     res.embedding_provider = opts.embedding_provider;
     res.embedding_model = opts.embedding_model;
-    const std::int64_t created_at = opts.created_at ? *opts.created_at
-                                                    : static_cast<std::int64_t>(std::time(nullptr));
+    const std::int64_t created_at = opts.created_at ? *opts.created_at : static_cast<std::int64_t>(std::time(nullptr));
 
     const auto payload_path = resolve_ref(opts.payload_ref, "payload ref", opts.confine_root, true);
     const auto out_dir = resolve_ref(opts.output_prefix, "output prefix", opts.confine_root, false);
@@ -435,8 +434,10 @@ pack_result run(const pack_options& opts) {
     res.size_bytes = summary.bytes;
     res.frames = summary.frames;
     res.vectors = summary.vectors;
-    if (!opts.writer.native_lex) res.native_lex = "disabled";
-    else if (summary.native_lex_stub) res.native_lex = "empty: the full index would exceed memvid's 512 MiB blob limit";
+    if (!opts.writer.native_lex)
+        res.native_lex = "disabled";
+    else if (summary.native_lex_stub)
+        res.native_lex = "empty: the full index would exceed memvid's 512 MiB blob limit";
     res.artifact_path = std::filesystem::absolute(capsule_path);
     if (!res.sidecar_path.empty()) res.sidecar_path = std::filesystem::absolute(res.sidecar_path);
     return res;

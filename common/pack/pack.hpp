@@ -21,9 +21,9 @@ inline mv2::writer_options default_writer_options() {
 }
 
 struct pack_options {
-    std::string payload_ref;      // path or file:// URL (.json or .json.zst)
-    std::string output_prefix;    // folder path or file:// URL
-    std::string job_id;           // [A-Za-z0-9._-]{1,128}, default "local"
+    std::string payload_ref;  // path or file:// URL (.json or .json.zst)
+    std::string output_prefix;  // folder path or file:// URL
+    std::string job_id;  // [A-Za-z0-9._-]{1,128}, default "local"
     std::string embedding_mode, embedding_provider, embedding_model;  // reported as given
     // One time for the whole capsule: frame timestamps, manifest generatedAt,
     // the date in the file name. Unset: the wall clock at start.
@@ -69,8 +69,8 @@ contract::export_request load_payload(const std::filesystem::path& path, const c
 
 // Resolves a path or file:// URL; rejects '..' components unless allowed and,
 // with a root, anything that resolves outside it (symlinks included). `what` names the argument in errors.
-std::filesystem::path resolve_ref(std::string_view ref, std::string_view what,
-                                  const std::optional<std::filesystem::path>& root, bool allow_dotdot);
+std::filesystem::path resolve_ref(std::string_view ref, std::string_view what, const std::optional<std::filesystem::path>& root,
+                                  bool allow_dotdot);
 
 // RFC 3339 (UTC, seconds) and YYYY-MM-DD for a Unix time.
 std::string rfc3339_utc(std::int64_t unix_seconds, bool z_suffix);

@@ -12,11 +12,11 @@
 namespace mvx::providers {
 
 struct provider_info {
-    std::string_view name;           // canonical: nvidia | openai | voyage | ollama | native
-    std::string_view alias;          // also accepted ("" when none)
+    std::string_view name;  // canonical: nvidia | openai | voyage | ollama | native
+    std::string_view alias;  // also accepted ("" when none)
     std::string_view default_model;  // "" for native (a model folder is required)
     std::string_view default_base_url;
-    std::string_view key_variable;   // the API key's environment variable ("" when none)
+    std::string_view key_variable;  // the API key's environment variable ("" when none)
     std::string_view base_url_variable;
 };
 

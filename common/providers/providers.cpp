@@ -55,13 +55,15 @@ std::string provider_message(const std::string& body) {
             if (it->value().is_string()) return std::string(it->value().as_string());
             if (it->value().is_object()) {
                 const auto& e = it->value().as_object();
-                if (auto m = e.find("message"); m != e.end() && m->value().is_string()) return std::string(m->value().as_string());
+                if (auto m = e.find("message"); m != e.end() && m->value().is_string())
+                    return std::string(m->value().as_string());
             }
             return json::serialize(it->value()).substr(0, 500);
         }
     }
     std::string t = body.substr(0, 500);
-    std::replace_if(t.begin(), t.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+    std::replace_if(
+        t.begin(), t.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
     return t.empty() ? "(empty body)" : t;
 }
 
@@ -106,7 +108,8 @@ provider_config provider_config::from_env(const env_lookup& lookup, const std::s
         c.voyage_output_dimension = static_cast<int>(env.integer("VOYAGE_OUTPUT_DIMENSION", 0, 1, 65535, "a dimension"));
     c.voyage_truncation = env.flag("VOYAGE_TRUNCATION", true);
     c.timeout = std::chrono::seconds(env.integer("MEMVID_EMBED_REQUEST_TIMEOUT_SECONDS", 60, 1, 3600, "seconds"));
-    c.batch_size = static_cast<std::size_t>(env.integer("MEMVID_EMBED_BATCH_SIZE", 0, 0, 4096, "inputs per request (0 = the provider's)"));
+    c.batch_size =
+        static_cast<std::size_t>(env.integer("MEMVID_EMBED_BATCH_SIZE", 0, 0, 4096, "inputs per request (0 = the provider's)"));
     c.concurrency = static_cast<std::size_t>(env.integer("MEMVID_EMBED_CONCURRENCY", 4, 1, 64, "requests in flight"));
     c.max_attempts = static_cast<int>(env.integer("MEMVID_EMBED_MAX_ATTEMPTS", 6, 1, 20, "attempts"));
     c.backoff_base = std::chrono::milliseconds(env.integer("MEMVID_EMBED_RETRY_BASE_MS", 500, 1, 60000, "milliseconds"));
@@ -124,10 +127,10 @@ void provider_config::validate() const {
                 misconfigured("VOYAGE_INPUT_TYPE must be `document` or `query`.");
             // Vectors go into a float index: only float output is usable.
             if (voyage_output_dtype != "float")
-                misconfigured("VOYAGE_OUTPUT_DTYPE must be `float` for a capsule's vector index (got `" + voyage_output_dtype + "`).");
-            if (voyage_output_dimension && lower(model) == "voyage-code-3" &&
-                *voyage_output_dimension != 256 && *voyage_output_dimension != 512 && *voyage_output_dimension != 1024 &&
-                *voyage_output_dimension != 2048)
+                misconfigured("VOYAGE_OUTPUT_DTYPE must be `float` for a capsule's vector index (got `" + voyage_output_dtype +
+                              "`).");
+            if (voyage_output_dimension && lower(model) == "voyage-code-3" && *voyage_output_dimension != 256 &&
+                *voyage_output_dimension != 512 && *voyage_output_dimension != 1024 && *voyage_output_dimension != 2048)
                 misconfigured("voyage-code-3 supports VOYAGE_OUTPUT_DIMENSION values 256,512,1024,2048.");
         }
         if (provider == "ollama") misconfigured("provider=ollama/local is not valid with mode=external_api.");
@@ -142,7 +145,7 @@ void provider_config::validate() const {
 
 struct provider_embedder::impl {
     provider_config cfg;
-    std::string endpoint;      // full URL of the batch call
+    std::string endpoint;  // full URL of the batch call
     bool ollama_legacy = false;  // /api/embed missing: one /api/embeddings call per text
     std::size_t batch = 0;
     mutable std::mutex mu;
@@ -233,7 +236,10 @@ struct provider_embedder::impl {
                      "; expected " + std::to_string(dim));
             for (std::size_t j = 0; j < dim; ++j) {
                 const auto& x = row[j];
-                double d = x.is_double() ? x.as_double() : x.is_int64() ? double(x.as_int64()) : x.is_uint64() ? double(x.as_uint64()) : NAN;
+                double d = x.is_double() ? x.as_double()
+                    : x.is_int64()       ? double(x.as_int64())
+                    : x.is_uint64()      ? double(x.as_uint64())
+                                         : NAN;
                 if (!std::isfinite(d)) fail(who + " returned a non-numeric or non-finite value in vector " + std::to_string(i));
                 out[i * dim + j] = static_cast<float>(d);
             }
@@ -275,7 +281,8 @@ struct provider_embedder::impl {
             double retry_after = -1;
             if (!client.send(req, res, terr)) {
                 last = terr.message;
-                if (terr.kind == http::failure::tls || terr.kind == http::failure::protocol) fail("embedding request failed: " + last);
+                if (terr.kind == http::failure::tls || terr.kind == http::failure::protocol)
+                    fail("embedding request failed: " + last);
             } else if (res.status >= 200 && res.status < 300) {
                 parse(res.body, texts.size(), out);  // the first response fixes the dimension
                 return;
@@ -298,11 +305,11 @@ provider_embedder::provider_embedder(provider_config cfg) : p_(std::make_unique<
     p_->cfg = std::move(cfg);
     const auto& c = p_->cfg;
     p_->endpoint = c.provider == "ollama" ? c.base_url + "/api/embed" : c.base_url + "/embeddings";
-    p_->batch = c.batch_size ? c.batch_size
-                : c.provider == "openai" ? 256
-                : c.provider == "voyage" ? 128
-                : c.provider == "ollama" ? 64
-                                         : 32;
+    p_->batch = c.batch_size     ? c.batch_size
+        : c.provider == "openai" ? 256
+        : c.provider == "voyage" ? 128
+        : c.provider == "ollama" ? 64
+                                 : 32;
 }
 
 provider_embedder::~provider_embedder() = default;

@@ -20,19 +20,19 @@ namespace mvx::providers {
 
 struct provider_config {
     std::string mode = "external_api";  // external_api | runpod_gpu
-    std::string provider = "nvidia";    // nvidia | openai | voyage | ollama (voyageai, local accepted)
-    std::string model;                  // empty: the provider's default
-    std::string api_key;                // secret
-    std::string base_url;               // empty: the provider's default (ollama: OLLAMA_HOST)
+    std::string provider = "nvidia";  // nvidia | openai | voyage | ollama (voyageai, local accepted)
+    std::string model;  // empty: the provider's default
+    std::string api_key;  // secret
+    std::string base_url;  // empty: the provider's default (ollama: OLLAMA_HOST)
     std::string voyage_input_type = "document";
     std::string voyage_output_dtype = "float";
     std::optional<int> voyage_output_dimension;
     bool voyage_truncation = true;
     std::chrono::milliseconds timeout{60000};
     std::chrono::milliseconds connect_timeout{10000};
-    std::size_t batch_size = 0;    // inputs per request; 0 = the provider's default
-    std::size_t concurrency = 4;   // requests in flight
-    int max_attempts = 6;          // per request, first try included
+    std::size_t batch_size = 0;  // inputs per request; 0 = the provider's default
+    std::size_t concurrency = 4;  // requests in flight
+    int max_attempts = 6;  // per request, first try included
     std::chrono::milliseconds backoff_base{500}, backoff_cap{30000};
 
     // The original's variables: MEMVID_EMBEDDING_MODE, MEMVID_EMBED_PROVIDER,

@@ -6,23 +6,23 @@
 
 #include <sqlite3.h>
 
-#include <algorithm>
-#include <cerrno>
 #include <fcntl.h>
 #include <sys/resource.h>
-#include <sys/statvfs.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+#include <algorithm>
+#include <cerrno>
 #include <map>
 #include <set>
 #include <tuple>
-#include <unistd.h>
 #include <unordered_map>
 #include <unordered_set>
 
 namespace mvx::sidecar {
 namespace {
 
-constexpr const char* kSchema = R"sql(
+constexpr const char* k_schema = R"sql(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS nodes_by_id (node_id TEXT PRIMARY KEY, node_label TEXT NOT NULL, node_name TEXT NOT NULL,
   file_path TEXT NOT NULL, start_line INTEGER, end_line INTEGER, language TEXT, uri TEXT NOT NULL, title TEXT NOT NULL,
@@ -72,8 +72,7 @@ std::string describe(sqlite3* db, const std::filesystem::path& file) {
     auto dir = file.parent_path();
     if (dir.empty()) dir = ".";
     struct statvfs vfs {};
-    if (::statvfs(dir.c_str(), &vfs) == 0 && vfs.f_bavail * vfs.f_frsize < (16u << 20))
-        return m + ": " + describe_errno(ENOSPC);
+    if (::statvfs(dir.c_str(), &vfs) == 0 && vfs.f_bavail * vfs.f_frsize < (16u << 20)) return m + ": " + describe_errno(ENOSPC);
     return m;
 }
 
@@ -88,12 +87,21 @@ public:
         return *this;
     }
     statement& integer(int i, std::optional<std::uint64_t> v) {
-        if (v) sqlite3_bind_int64(st_, i, static_cast<sqlite3_int64>(*v)); else sqlite3_bind_null(st_, i);
+        if (v)
+            sqlite3_bind_int64(st_, i, static_cast<sqlite3_int64>(*v));
+        else
+            sqlite3_bind_null(st_, i);
         return *this;
     }
-    statement& real(int i, double v) { sqlite3_bind_double(st_, i, v); return *this; }
+    statement& real(int i, double v) {
+        sqlite3_bind_double(st_, i, v);
+        return *this;
+    }
     statement& opt_text(int i, const std::optional<std::string_view>& s) {
-        if (s) text(i, *s); else sqlite3_bind_null(st_, i);
+        if (s)
+            text(i, *s);
+        else
+            sqlite3_bind_null(st_, i);
         return *this;
     }
     void run() {
@@ -172,32 +180,44 @@ struct builder::impl {
         try {
             // Built in one transaction without a journal (the file is renamed in only when
             // complete); switched to WAL at the end like the original's sidecars.
-            exec(db, "PRAGMA page_size=16384; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
-                     "PRAGMA locking_mode=EXCLUSIVE; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-2000;", target);
-            exec(db, kSchema, target);
+            exec(db,
+                 "PRAGMA page_size=16384; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
+                 "PRAGMA locking_mode=EXCLUSIVE; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-2000;",
+                 target);
+            exec(db, k_schema, target);
             exec(db, "BEGIN", target);
-            ins_node = std::make_unique<statement>(db,
+            ins_node = std::make_unique<statement>(
+                db,
                 "INSERT INTO nodes_by_id(node_id,node_label,node_name,file_path,start_line,end_line,language,uri,title,"
-                "search_text,metadata_json) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)", target);
-            ins_by_label = std::make_unique<statement>(db, "INSERT INTO nodes_by_label(node_label,node_id) VALUES(?1,?2)", target);
+                "search_text,metadata_json) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+                target);
+            ins_by_label =
+                std::make_unique<statement>(db, "INSERT INTO nodes_by_label(node_label,node_id) VALUES(?1,?2)", target);
             ins_by_file = std::make_unique<statement>(db, "INSERT INTO nodes_by_file(file_path,node_id) VALUES(?1,?2)", target);
-            ins_edge = std::make_unique<statement>(db,
+            ins_edge = std::make_unique<statement>(
+                db,
                 "INSERT INTO edges(edge_id,relation_type,source_id,target_id,confidence,reason,step,uri,search_text,"
-                "metadata_json) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)", target);
-            ins_by_src = std::make_unique<statement>(db,
-                "INSERT INTO edges_by_source_type(source_id,relation_type,edge_id,target_id) VALUES(?1,?2,?3,?4)", target);
-            ins_by_tgt = std::make_unique<statement>(db,
-                "INSERT INTO edges_by_target_type(target_id,relation_type,edge_id,source_id) VALUES(?1,?2,?3,?4)", target);
-            ins_fulltext = std::make_unique<statement>(db,
-                "INSERT INTO fulltext_lexical_index(ref_kind,ref_id,uri,track,text) VALUES(?1,?2,?3,?4,?5)", target);
+                "metadata_json) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+                target);
+            ins_by_src = std::make_unique<statement>(
+                db, "INSERT INTO edges_by_source_type(source_id,relation_type,edge_id,target_id) VALUES(?1,?2,?3,?4)", target);
+            ins_by_tgt = std::make_unique<statement>(
+                db, "INSERT INTO edges_by_target_type(target_id,relation_type,edge_id,source_id) VALUES(?1,?2,?3,?4)", target);
+            ins_fulltext = std::make_unique<statement>(
+                db, "INSERT INTO fulltext_lexical_index(ref_kind,ref_id,uri,track,text) VALUES(?1,?2,?3,?4,?5)", target);
         } catch (...) {
             cleanup();
             throw;
         }
     }
     void cleanup() {
-        ins_node.reset(); ins_by_label.reset(); ins_by_file.reset(); ins_edge.reset();
-        ins_by_src.reset(); ins_by_tgt.reset(); ins_fulltext.reset();
+        ins_node.reset();
+        ins_by_label.reset();
+        ins_by_file.reset();
+        ins_edge.reset();
+        ins_by_src.reset();
+        ins_by_tgt.reset();
+        ins_fulltext.reset();
         if (db) sqlite3_close(db);
         db = nullptr;
         if (!committed && !temp.empty()) {
@@ -219,7 +239,10 @@ void builder::add(const transform::frame_document& d) {
     switch (d.kind) {
         case transform::frame_kind::relation: kind = "relation"; break;
         case transform::frame_kind::manifest: kind = "manifest"; break;
-        case transform::frame_kind::ai_bible: kind = "ai_bible"; m.has_ai_bible = true; break;
+        case transform::frame_kind::ai_bible:
+            kind = "ai_bible";
+            m.has_ai_bible = true;
+            break;
         default: break;
     }
     m.ins_fulltext->text(1, kind).text(2, d.uri).text(3, d.uri).text(4, d.track).text(5, d.text).run();
@@ -229,16 +252,34 @@ void builder::add(const transform::frame_document& d) {
         m.has_manifest = true;
     } else if (d.kind == transform::frame_kind::node) {
         const auto& n = m.req.nodes[d.source_index];
-        m.ins_node->text(1, n.id).text(2, n.label).text(3, n.properties.name).text(4, n.properties.file_path)
-            .integer(5, n.properties.start_line).integer(6, n.properties.end_line).opt_text(7, n.properties.language)
-            .text(8, d.uri).text(9, d.title).text(10, d.text).text(11, d.metadata_json).run();
+        m.ins_node->text(1, n.id)
+            .text(2, n.label)
+            .text(3, n.properties.name)
+            .text(4, n.properties.file_path)
+            .integer(5, n.properties.start_line)
+            .integer(6, n.properties.end_line)
+            .opt_text(7, n.properties.language)
+            .text(8, d.uri)
+            .text(9, d.title)
+            .text(10, d.text)
+            .text(11, d.metadata_json)
+            .run();
         m.ins_by_label->text(1, n.label).text(2, n.id).run();
         m.ins_by_file->text(1, n.properties.file_path).text(2, n.id).run();
         m.node_rows.push_back(d.source_index);
     } else if (d.kind == transform::frame_kind::relation) {
         const auto& r = m.req.relationships[d.source_index];
-        m.ins_edge->text(1, r.id).text(2, r.type).text(3, r.source_id).text(4, r.target_id).real(5, r.confidence)
-            .text(6, r.reason).integer(7, r.step).text(8, d.uri).text(9, d.text).text(10, d.metadata_json).run();
+        m.ins_edge->text(1, r.id)
+            .text(2, r.type)
+            .text(3, r.source_id)
+            .text(4, r.target_id)
+            .real(5, r.confidence)
+            .text(6, r.reason)
+            .integer(7, r.step)
+            .text(8, d.uri)
+            .text(9, d.text)
+            .text(10, d.metadata_json)
+            .run();
         m.ins_by_src->text(1, r.source_id).text(2, r.type).text(3, r.id).text(4, r.target_id).run();
         m.ins_by_tgt->text(1, r.target_id).text(2, r.type).text(3, r.id).text(4, r.source_id).run();
         m.edge_rows.push_back(d.source_index);
@@ -270,8 +311,10 @@ sidecar_summary builder::commit() {
 
     // symbols_by_name_normalized
     {
-        statement ins(db, "INSERT INTO symbols_by_name_normalized(symbol_norm,symbol,node_id,file_path,node_label) "
-                          "VALUES(?1,?2,?3,?4,?5)", m.target);
+        statement ins(db,
+                      "INSERT INTO symbols_by_name_normalized(symbol_norm,symbol,node_id,file_path,node_label) "
+                      "VALUES(?1,?2,?3,?4,?5)",
+                      m.target);
         std::unordered_set<std::string> seen;
         for (std::size_t i : m.node_rows) {
             const auto& n = req.nodes[i];
@@ -284,25 +327,35 @@ sidecar_summary builder::commit() {
 
     // process_steps_by_process_id
     {
-        struct step { std::string process_id; std::uint64_t step; std::string function_id, uri; };
+        struct step {
+            std::string process_id;
+            std::uint64_t step;
+            std::string function_id, uri;
+        };
         std::vector<step> steps;
         for (std::size_t i : m.edge_rows) {
             const auto& r = req.relationships[i];
             if (r.type != "STEP_IN_PROCESS") continue;
             const std::string uri = "mv2://relations/" + std::string(r.id);
             std::string process_id;
-            if (r.target_id.find("proc_") != std::string_view::npos) process_id = r.target_id;
-            else if (r.source_id.find("proc_") != std::string_view::npos) process_id = r.source_id;
-            else if (auto pos = uri.find("_proc_"); pos != std::string::npos) process_id = uri.substr(pos + 1);
-            else continue;
+            if (r.target_id.find("proc_") != std::string_view::npos)
+                process_id = r.target_id;
+            else if (r.source_id.find("proc_") != std::string_view::npos)
+                process_id = r.source_id;
+            else if (auto pos = uri.find("_proc_"); pos != std::string::npos)
+                process_id = uri.substr(pos + 1);
+            else
+                continue;
             std::string function_id(r.source_id.find("proc_") != std::string_view::npos ? r.target_id : r.source_id);
             steps.push_back({std::move(process_id), r.step.value_or(0), std::move(function_id), uri});
         }
         std::stable_sort(steps.begin(), steps.end(), [](const step& a, const step& b) {
             return std::tie(a.process_id, a.step, a.function_id) < std::tie(b.process_id, b.step, b.function_id);
         });
-        statement ins(db, "INSERT INTO process_steps_by_process_id(process_id,step,function_id,relation_uri) "
-                          "VALUES(?1,?2,?3,?4)", m.target);
+        statement ins(db,
+                      "INSERT INTO process_steps_by_process_id(process_id,step,function_id,relation_uri) "
+                      "VALUES(?1,?2,?3,?4)",
+                      m.target);
         for (const auto& s : steps) ins.text(1, s.process_id).integer(2, s.step).text(3, s.function_id).text(4, s.uri).run();
     }
 
@@ -318,7 +371,11 @@ sidecar_summary builder::commit() {
         }
         for (std::size_t i : m.node_rows)
             if (!req.nodes[i].properties.file_path.empty()) ++by_file[req.nodes[i].properties.file_path].second;
-        struct hot { std::string_view file; std::uint64_t calls, nodes; double score; };
+        struct hot {
+            std::string_view file;
+            std::uint64_t calls, nodes;
+            double score;
+        };
         std::vector<hot> hots;
         for (auto& [f, cn] : by_file) hots.push_back({f, cn.first, cn.second, cn.first * 10.0 + cn.second});
         std::stable_sort(hots.begin(), hots.end(), [](const hot& a, const hot& b) {
@@ -336,12 +393,18 @@ sidecar_summary builder::commit() {
         for (std::size_t i : m.node_rows) {
             const auto& n = req.nodes[i];
             if (!n.properties.communities) continue;
-            for (auto c : *n.properties.communities) ins.text(1, c).text(2, n.id).text(3, n.label).text(4, n.properties.name).run();
+            for (auto c : *n.properties.communities)
+                ins.text(1, c).text(2, n.id).text(3, n.label).text(4, n.properties.name).run();
         }
     }
 
-    m.ins_node.reset(); m.ins_by_label.reset(); m.ins_by_file.reset(); m.ins_edge.reset();
-    m.ins_by_src.reset(); m.ins_by_tgt.reset(); m.ins_fulltext.reset();
+    m.ins_node.reset();
+    m.ins_by_label.reset();
+    m.ins_by_file.reset();
+    m.ins_edge.reset();
+    m.ins_by_src.reset();
+    m.ins_by_tgt.reset();
+    m.ins_fulltext.reset();
     exec(db, "COMMIT", m.target);
     exec(db, "PRAGMA journal_mode=WAL", m.target);
     if (sqlite3_close(db) != SQLITE_OK) throw_io("sidecar " + m.target.string() + ": close failed: " + describe(db, m.target));

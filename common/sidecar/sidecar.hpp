@@ -1,5 +1,5 @@
 // The SQLite sidecar index `<capsule>.index.v1.sqlite` with the original's
-// schema (export-api.md A11): meta, nodes_by_id/label/file,
+// schema (docs/mv2-format.md §11): meta, nodes_by_id/label/file,
 // symbols_by_name_normalized, edges (+ by source/target type),
 // process_steps_by_process_id, fulltext_lexical_index, hotspots,
 // community_membership and the 9 secondary indexes. Rows stream in as frames

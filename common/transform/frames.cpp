@@ -9,9 +9,9 @@
 namespace mvx::transform {
 namespace {
 
-constexpr const char* kMv2SchemaVersion = "gitnexus.mv2.schema.v1";
-constexpr const char* kExportSchemaVersion = "gitnexus.export.schema.v1";
-constexpr const char* kAiBibleVersion = "gitnexus.ai-bible.v1";
+constexpr const char* k_mv2_schema_version = "gitnexus.mv2.schema.v1";
+constexpr const char* k_export_schema_version = "gitnexus.export.schema.v1";
+constexpr const char* k_ai_bible_version = "gitnexus.ai-bible.v1";
 
 std::string opt_u64(const std::optional<std::uint64_t>& v) { return v ? json_out::u64(*v) : json_out::null(); }
 std::string opt_f64(const std::optional<double>& v) { return v ? json_out::f64(*v) : json_out::null(); }
@@ -58,8 +58,7 @@ std::string symbol_words(std::string_view name) {
         if (!alnum) {
             if (!out.empty() && out.back() != ' ') out += ' ';
         } else {
-            if (upper && prev && std::islower(static_cast<unsigned char>(prev)) && !out.empty() && out.back() != ' ')
-                out += ' ';
+            if (upper && prev && std::islower(static_cast<unsigned char>(prev)) && !out.empty() && out.back() != ' ') out += ' ';
             out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         }
         prev = c;
@@ -150,9 +149,12 @@ frame_document frame_builder::node_frame(std::size_t i) {
         .opt_str("entryPointReason", p.entry_point_reason);
     d.metadata_json = md.str();
 
-    if (node.label == "Community") d.uri = "mv2://communities/" + std::string(node.id);
-    else if (node.label == "Process") d.uri = "mv2://processes/" + std::string(node.id);
-    else d.uri = "mv2://nodes/" + std::string(node.id);
+    if (node.label == "Community")
+        d.uri = "mv2://communities/" + std::string(node.id);
+    else if (node.label == "Process")
+        d.uri = "mv2://processes/" + std::string(node.id);
+    else
+        d.uri = "mv2://nodes/" + std::string(node.id);
     d.track = node_track(node.label);
     d.label = std::string(node.label);
     d.title = std::string(node.label) + ": " + std::string(p.name);
@@ -174,7 +176,8 @@ frame_document frame_builder::node_frame(std::size_t i) {
     field(d.search_body, "startLine", num(p.start_line));
     field(d.search_body, "endLine", num(p.end_line));
     field(d.search_body, "language", p.language);
-    field(d.search_body, "isExported", p.is_exported ? std::optional<std::string>(*p.is_exported ? "true" : "false") : std::nullopt);
+    field(d.search_body, "isExported",
+          p.is_exported ? std::optional<std::string>(*p.is_exported ? "true" : "false") : std::nullopt);
     field(d.search_body, "heuristicLabel", p.heuristic_label);
     field(d.search_body, "cohesion", num(p.cohesion));
     field(d.search_body, "symbolCount", num(p.symbol_count));
@@ -281,9 +284,9 @@ frame_document frame_builder::manifest_frame() {
         .raw("fileCount", json_out::u64(req_.file_contents.size()));
     json_out::object md;
     md.str("generatedAt", generated_at_)
-        .str("mv2SchemaVersion", kMv2SchemaVersion)
-        .str("exportSchemaVersion", kExportSchemaVersion)
-        .str("aiBibleVersion", kAiBibleVersion)
+        .str("mv2SchemaVersion", k_mv2_schema_version)
+        .str("exportSchemaVersion", k_export_schema_version)
+        .str("aiBibleVersion", k_ai_bible_version)
         .str("sessionId", req_.session_id)
         .str("projectName", req_.project_name)
         .raw("source", source.str())
@@ -301,8 +304,8 @@ frame_document frame_builder::manifest_frame() {
     d.uri = "mv2://meta/manifest";
     d.track = "meta";
     d.text = "GitNexus export manifest\nproject=" + std::string(req_.project_name) +
-             "\nsource=" + std::string(req_.source.base_name) + "\nnodes=" + std::to_string(req_.nodes.size()) +
-             "\nrelationships=" + std::to_string(req_.relationships.size()) + "\n\nmetadata=" + d.metadata_json;
+        "\nsource=" + std::string(req_.source.base_name) + "\nnodes=" + std::to_string(req_.nodes.size()) +
+        "\nrelationships=" + std::to_string(req_.relationships.size()) + "\n\nmetadata=" + d.metadata_json;
     add_tags(d, "kind", "manifest");
     return d;
 }
@@ -317,7 +320,7 @@ frame_document frame_builder::ai_bible_frame(int which) {
     std::string head;
     switch (which) {
         case 0:
-            md.str("version", kAiBibleVersion)
+            md.str("version", k_ai_bible_version)
                 .str("schemaVersion", "gitnexus.mcp.v1")
                 .str("mcpTransport", "streamable_http_jsonrpc")
                 .str("primaryGoal", "deterministic_accuracy")
@@ -326,38 +329,41 @@ frame_document frame_builder::ai_bible_frame(int which) {
                 .raw("toolCount", "16");
             d.title = "AI Bible Manifest";
             d.uri = "mv2://meta/ai-bible/manifest";
-            head = std::string("AI Bible manifest\nversion=") + kAiBibleVersion + "\nproject=" +
-                   std::string(req_.project_name);
+            head =
+                std::string("AI Bible manifest\nversion=") + k_ai_bible_version + "\nproject=" + std::string(req_.project_name);
             break;
         case 1:
             md.str("toolSetVersion", "gitnexus.tools.v1")
-                .raw("tools", json_out::array_of_strings(
-                                  {"symbol_lookup", "node_get", "neighbors_get", "edge_get", "text_search",
-                                   "call_trace", "callers_of", "callees_of", "process_list", "process_get",
-                                   "impact_analysis", "file_outline", "file_snippet", "community_list",
-                                   "manifest_get", "query_explain"}));
+                .raw("tools",
+                     json_out::array_of_strings({"symbol_lookup", "node_get", "neighbors_get", "edge_get", "text_search",
+                                                 "call_trace", "callers_of", "callees_of", "process_list", "process_get",
+                                                 "impact_analysis", "file_outline", "file_snippet", "community_list",
+                                                 "manifest_get", "query_explain"}));
             d.title = "AI Bible Tool Matrix";
             d.uri = "mv2://meta/ai-bible/tool-matrix";
             head = "AI Bible tool matrix\nmode=strict_json\ntransport=streamable_http_jsonrpc";
             break;
         case 2:
-            md.raw("ladder", json_out::array_of_strings({"graph_exact", "lexical_search", "graph_expansion_rerank",
-                                                         "semantic_fallback_if_low_confidence"}))
-                .raw("rankingSignals", json_out::array_of_strings({"graph_structural_confidence", "lexical_relevance",
-                                                                   "hotspot_locality", "semantic_fallback"}));
+            md.raw("ladder",
+                   json_out::array_of_strings(
+                       {"graph_exact", "lexical_search", "graph_expansion_rerank", "semantic_fallback_if_low_confidence"}))
+                .raw("rankingSignals",
+                     json_out::array_of_strings(
+                         {"graph_structural_confidence", "lexical_relevance", "hotspot_locality", "semantic_fallback"}));
             d.title = "AI Bible Retrieval Ladder";
             d.uri = "mv2://meta/ai-bible/retrieval-ladder";
             head = "AI Bible retrieval ladder\ndefault=deterministic\nsemantic=fallback_only";
             break;
         default:
-            md.raw("playbooks", json_out::array_of_strings({"root_cause_from_symptom", "change_impact_before_edit",
-                                                            "subsystem_architecture_extraction",
-                                                            "process_comprehension_step_in_process"}))
+            md.raw("playbooks",
+                   json_out::array_of_strings({"root_cause_from_symptom", "change_impact_before_edit",
+                                               "subsystem_architecture_extraction", "process_comprehension_step_in_process"}))
                 .str("sessionId", req_.session_id);
             d.title = "AI Bible Playbooks";
             d.uri = "mv2://meta/ai-bible/playbooks/core";
-            head = "AI Bible playbooks\n1=root_cause_from_symptom\n2=change_impact_before_edit\n"
-                   "3=subsystem_architecture_extraction\n4=process_comprehension_step_in_process";
+            head =
+                "AI Bible playbooks\n1=root_cause_from_symptom\n2=change_impact_before_edit\n"
+                "3=subsystem_architecture_extraction\n4=process_comprehension_step_in_process";
             break;
     }
     d.metadata_json = md.str();

@@ -1,5 +1,5 @@
 // The capsule's documents, exactly as the original system laid them out
-// (export-api.md A10): node frames, relation frames, the manifest and the
+// (docs/mv2-format.md §6): node frames, relation frames, the manifest and the
 // four AI-bible frames, in that order. Frames are built one at a time so a
 // pack never holds every frame text at once.
 #pragma once
@@ -18,9 +18,9 @@ enum class frame_kind : std::uint8_t { node, relation, manifest, ai_bible };
 
 struct frame_document {
     frame_kind kind = frame_kind::node;
-    std::size_t source_index = 0;   // index into nodes / relationships
+    std::size_t source_index = 0;  // index into nodes / relationships
     std::string title, label, text, uri, track;
-    std::string metadata_json;      // the `metadata=` JSON at the end of text
+    std::string metadata_json;  // the `metadata=` JSON at the end of text
     // The body memvid's search_text is built from: the text before its
     // metadata JSON, then one "key: value" line per metadata field that is set
     // and not already on the lines above. Empty: use text as is.

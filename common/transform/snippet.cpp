@@ -7,16 +7,19 @@
 namespace mvx::transform {
 namespace {
 
-constexpr std::string_view kSeparator = "\n\n...\n\n";
-constexpr std::string_view kTruncated = "\n...[truncated]";
-constexpr std::size_t kClientMaxRanges = 10;
+constexpr std::string_view k_separator = "\n\n...\n\n";
+constexpr std::string_view k_truncated = "\n...[truncated]";
+constexpr std::size_t k_client_max_ranges = 10;
 
 std::vector<std::string_view> split_lines(std::string_view s) {
     std::vector<std::string_view> out;
     std::size_t pos = 0;
     while (true) {
         const auto nl = s.find('\n', pos);
-        if (nl == std::string_view::npos) { out.push_back(s.substr(pos)); break; }
+        if (nl == std::string_view::npos) {
+            out.push_back(s.substr(pos));
+            break;
+        }
         out.push_back(s.substr(pos, nl - pos));
         pos = nl + 1;
     }
@@ -48,17 +51,20 @@ std::vector<std::string_view> split_pieces(std::string_view body) {
     std::vector<std::string_view> out;
     std::size_t pos = 0;
     while (true) {
-        const auto at = body.find(kSeparator, pos);
-        if (at == std::string_view::npos) { out.push_back(body.substr(pos)); break; }
+        const auto at = body.find(k_separator, pos);
+        if (at == std::string_view::npos) {
+            out.push_back(body.substr(pos));
+            break;
+        }
         out.push_back(body.substr(pos, at - pos));
-        pos = at + kSeparator.size();
+        pos = at + k_separator.size();
     }
     return out;
 }
 
 bool looks_compact(std::string_view content) {
-    return content.find(kSeparator) != std::string_view::npos ||
-           (content.size() >= kTruncated.size() && content.substr(content.size() - kTruncated.size()) == kTruncated);
+    return content.find(k_separator) != std::string_view::npos ||
+        (content.size() >= k_truncated.size() && content.substr(content.size() - k_truncated.size()) == k_truncated);
 }
 
 }  // namespace
@@ -67,7 +73,7 @@ std::string truncate_chars(std::string_view s, std::size_t n) {
     const std::size_t cut = utf8::byte_offset_of_char(s, n);
     if (cut >= s.size()) return std::string(s);
     std::string out(s.substr(0, cut));
-    out += kTruncated;
+    out += k_truncated;
     return out;
 }
 
@@ -91,11 +97,10 @@ source_file source_file::compact(std::string_view content, const std::vector<ran
     source_file f;
     f.whole_ = false;
     std::string_view body = content;
-    const bool truncated =
-        body.size() >= kTruncated.size() && body.substr(body.size() - kTruncated.size()) == kTruncated;
-    if (truncated) body.remove_suffix(kTruncated.size());
+    const bool truncated = body.size() >= k_truncated.size() && body.substr(body.size() - k_truncated.size()) == k_truncated;
+    if (truncated) body.remove_suffix(k_truncated.size());
     auto pieces = split_pieces(body);
-    const std::size_t nranges = std::min(ranges.size(), kClientMaxRanges);
+    const std::size_t nranges = std::min(ranges.size(), k_client_max_ranges);
     if (pieces.size() > nranges) return f;  // a literal separator inside the text: ambiguous, map nothing
 
     std::map<std::uint64_t, bool> first_line_trimmed;  // line -> its text lost leading whitespace
@@ -107,8 +112,10 @@ source_file source_file::compact(std::string_view content, const std::vector<ran
         const std::uint64_t e = std::max(s, end_base + 20);
         auto lines = split_lines(pieces[i]);
         const bool cut = truncated && i + 1 == pieces.size();
-        if (cut && lines.size() > 1) lines.pop_back();  // the cut line may be partial
-        else if (cut) continue;
+        if (cut && lines.size() > 1)
+            lines.pop_back();  // the cut line may be partial
+        else if (cut)
+            continue;
         const std::uint64_t expected = e - s + 1;
         if (!cut && lines.size() > expected) continue;  // inconsistent with the client's rule
         const std::uint64_t slack = cut ? 40 : expected - lines.size();
@@ -124,18 +131,23 @@ source_file source_file::compact(std::string_view content, const std::vector<ran
         if (slack > 0) {
             bool found = false;
             for (std::uint64_t c = 0; c <= slack && !found; ++c)
-                if (anchored(c)) { d = c; found = true; }
+                if (anchored(c)) {
+                    d = c;
+                    found = true;
+                }
             if (!found) {
                 std::size_t best = 0;
                 for (std::uint64_t c = 0; c <= slack; ++c) {
                     std::size_t agree = 0;
                     for (std::size_t k = 0; k < lines.size(); ++k) {
                         auto it = f.sparse_.find(s + c + k);
-                        if (it != f.sparse_.end() && ltrim_ws(it->second) == ltrim_ws(lines[k]) &&
-                            !ltrim_ws(lines[k]).empty())
+                        if (it != f.sparse_.end() && ltrim_ws(it->second) == ltrim_ws(lines[k]) && !ltrim_ws(lines[k]).empty())
                             ++agree;
                     }
-                    if (agree > best) { best = agree; d = c; }
+                    if (agree > best) {
+                        best = agree;
+                        d = c;
+                    }
                 }
             }
         }
@@ -156,7 +168,10 @@ source_file source_file::compact(std::string_view content, const std::vector<ran
 
 snippet_builder::snippet_builder(const contract::export_request& req) : req_(req) {
     for (const auto& [path, body] : req.file_contents)
-        if (looks_compact(body)) { compact_ = true; break; }
+        if (looks_compact(body)) {
+            compact_ = true;
+            break;
+        }
     if (compact_) {
         for (const auto& n : req.nodes) {
             std::string_view p = n.properties.file_path;
@@ -201,13 +216,16 @@ snippet_result snippet_builder::build(const contract::graph_node& node) {
     const std::uint64_t default_count = is_file ? 80 : 40;
     // 1-based inclusive line range wanted.
     std::uint64_t first = node.properties.start_line ? *node.properties.start_line + 1 : 1;
-    std::uint64_t last = node.properties.end_line ? *node.properties.end_line + 1
-                                                  : (node.properties.start_line ? first : default_count);
+    std::uint64_t last =
+        node.properties.end_line ? *node.properties.end_line + 1 : (node.properties.start_line ? first : default_count);
     if (!node.properties.start_line && !node.properties.end_line) last = default_count;
     last = std::max(last, first);
     if (file->is_whole()) {
         const std::uint64_t n = file->line_count();
-        if (n == 0) { out.source = snippet_source::exact; return out; }
+        if (n == 0) {
+            out.source = snippet_source::exact;
+            return out;
+        }
         first = std::min<std::uint64_t>(first, n);
         last = std::min<std::uint64_t>(last, n);
     } else if (!node.properties.start_line) {
@@ -215,7 +233,10 @@ snippet_result snippet_builder::build(const contract::graph_node& node) {
         std::uint64_t k = 1;
         while (k <= last && file->line(k)) ++k;
         last = k > 1 ? k - 1 : 0;
-        if (last < first) { out.text = "<no source content available>"; return out; }
+        if (last < first) {
+            out.text = "<no source content available>";
+            return out;
+        }
     }
     std::string text;
     std::uint64_t ln = first;
@@ -231,8 +252,8 @@ snippet_result snippet_builder::build(const contract::graph_node& node) {
     }
     out.source = ln <= last ? snippet_source::partial : snippet_source::exact;
     if (out.source == snippet_source::partial && utf8::char_count(text) <= max_chars) {
-        text += "\n...[lines " + std::to_string(ln - 1) + "-" + std::to_string(last - 1) +
-                " (0-based) not in the export payload]";
+        text +=
+            "\n...[lines " + std::to_string(ln - 1) + "-" + std::to_string(last - 1) + " (0-based) not in the export payload]";
         out.text = std::move(text);
     } else {
         out.text = truncate_chars(text, max_chars);

@@ -44,9 +44,9 @@
 namespace mvx::transform {
 
 enum class snippet_source : std::uint8_t {
-    exact,     // every requested line was present
-    partial,   // the first lines were present, the rest was cut by the client
-    absent,    // no content for this node's lines
+    exact,  // every requested line was present
+    partial,  // the first lines were present, the rest was cut by the client
+    absent,  // no content for this node's lines
 };
 
 struct snippet_result {
@@ -58,7 +58,10 @@ struct snippet_result {
 class source_file {
 public:
     static source_file whole(std::string_view content);
-    struct range { std::optional<std::uint64_t> start, end; std::string_view name; };
+    struct range {
+        std::optional<std::uint64_t> start, end;
+        std::string_view name;
+    };
     static source_file compact(std::string_view content, const std::vector<range>& ranges);
 
     bool is_whole() const { return whole_; }
@@ -68,8 +71,8 @@ public:
 
 private:
     bool whole_ = true;
-    std::vector<std::string_view> lines_;                  // whole file
-    std::map<std::uint64_t, std::string_view> sparse_;     // compact: line -> text
+    std::vector<std::string_view> lines_;  // whole file
+    std::map<std::uint64_t, std::string_view> sparse_;  // compact: line -> text
 };
 
 class snippet_builder {

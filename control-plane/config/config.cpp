@@ -14,9 +14,7 @@
 namespace mvx::cp {
 namespace {
 
-[[noreturn]] void bad(const std::string& message) {
-    throw error(error_kind::invalid_input, "INVALID_CONFIG", message);
-}
+[[noreturn]] void bad(const std::string& message) { throw error(error_kind::invalid_input, "INVALID_CONFIG", message); }
 
 std::string read_key_file(const std::string& path) {
     std::ifstream f(path, std::ios::binary);
@@ -31,7 +29,8 @@ std::string read_key_file(const std::string& path) {
 void prepare_roots(const config& c) {
     namespace fs = std::filesystem;
     std::error_code ec;
-    for (const auto& dir : {fs::path(c.export_root), fs::path(c.staging_root) / "payloads", fs::path(c.staging_root) / "outputs"}) {
+    for (const auto& dir :
+         {fs::path(c.export_root), fs::path(c.staging_root) / "payloads", fs::path(c.staging_root) / "outputs"}) {
         fs::create_directories(dir, ec);
         if (ec)
             throw error(error_kind::io, "INVALID_CONFIG",
@@ -49,14 +48,14 @@ config load_config(const env_lookup& env, std::vector<std::string>& warnings) {
         std::string file = r.str("MEMVID_EXPORT_API_KEY_FILE");
         if (!file.empty()) {
             c.api_key = read_key_file(file);
-            if (c.api_key.empty()) bad("MEMVID_EXPORT_API_KEY_FILE=" + file + " is empty: write the bearer key clients send into it");
+            if (c.api_key.empty())
+                bad("MEMVID_EXPORT_API_KEY_FILE=" + file + " is empty: write the bearer key clients send into it");
         }
     }
     if (c.api_key.empty())
         bad("MEMVID_EXPORT_API_KEY is not set: set it (or MEMVID_EXPORT_API_KEY_FILE) to the bearer key clients send "
             "as \"Authorization: Bearer <key>\"");
-    if (c.api_key.size() < 16)
-        warnings.push_back("MEMVID_EXPORT_API_KEY is shorter than 16 characters: use a long random key");
+    if (c.api_key.size() < 16) warnings.push_back("MEMVID_EXPORT_API_KEY is shorter than 16 characters: use a long random key");
 
     std::string bind = r.str("MEMVID_EXPORT_BIND_ADDR", "0.0.0.0:8080");
     {
@@ -77,13 +76,15 @@ config load_config(const env_lookup& env, std::vector<std::string>& warnings) {
     c.retention_seconds = r.integer("MEMVID_EXPORT_RETENTION_SECONDS", 86400, 1, 365LL * 86400, "seconds");
     c.sweep_interval_seconds = r.integer("MEMVID_EXPORT_SWEEP_INTERVAL_SECONDS", 60, 1, 86400, "seconds");
     c.queue_capacity = static_cast<std::size_t>(r.integer("MEMVID_EXPORT_QUEUE_CAPACITY", 128, 1, 1000000, "a job count"));
-    c.max_body_bytes = static_cast<std::uint64_t>(
-        r.integer("MEMVID_EXPORT_MAX_BODY_BYTES", 500LL << 20, 1024, 64LL << 30, "bytes"));
-    c.rate_per_minute = double(r.integer("MEMVID_EXPORT_RATE_LIMIT_PER_MINUTE", 600, 0, 1000000000, "requests per minute (0 = off)"));
+    c.max_body_bytes =
+        static_cast<std::uint64_t>(r.integer("MEMVID_EXPORT_MAX_BODY_BYTES", 500LL << 20, 1024, 64LL << 30, "bytes"));
+    c.rate_per_minute =
+        double(r.integer("MEMVID_EXPORT_RATE_LIMIT_PER_MINUTE", 600, 0, 1000000000, "requests per minute (0 = off)"));
     c.rate_burst = double(r.integer("MEMVID_EXPORT_RATE_LIMIT_BURST", 120, 1, 1000000000, "requests"));
     c.threads = static_cast<unsigned>(
         r.integer("MEMVID_EXPORT_THREADS", std::max(2u, std::thread::hardware_concurrency()), 1, 256, "a thread count"));
-    c.heartbeat_seconds = r.integer("MEMVID_EXPORT_HEARTBEAT_SECONDS", 5, 1, 14, "seconds (the browser client flags 15 s of silence as stalled)");
+    c.heartbeat_seconds =
+        r.integer("MEMVID_EXPORT_HEARTBEAT_SECONDS", 5, 1, 14, "seconds (the browser client flags 15 s of silence as stalled)");
 
     std::string mode = r.str("MEMVID_EXPORT_BACKEND_MODE", "local_queue");
     if (mode == "local_queue") {
@@ -92,15 +93,18 @@ config load_config(const env_lookup& env, std::vector<std::string>& warnings) {
         c.backend = backend_mode::runpod_queue;
     } else if (mode == "legacy_vps") {
         c.backend = backend_mode::local_queue;
-        warnings.push_back("MEMVID_EXPORT_BACKEND_MODE=legacy_vps: exports run on memvid-export-worker processes through the "
-                           "local queue (see `memvid-export-api worker-env`); set local_queue to silence this");
+        warnings.push_back(
+            "MEMVID_EXPORT_BACKEND_MODE=legacy_vps: exports run on memvid-export-worker processes through the "
+            "local queue (see `memvid-export-api worker-env`); set local_queue to silence this");
     } else {
-        bad("MEMVID_EXPORT_BACKEND_MODE=\"" + mode + "\" is not a backend: set local_queue (workers take jobs from this "
+        bad("MEMVID_EXPORT_BACKEND_MODE=\"" + mode +
+            "\" is not a backend: set local_queue (workers take jobs from this "
             "server) or runpod_queue (jobs go to a Runpod endpoint)");
     }
 
     c.local_endpoint_id = r.str("MEMVID_LOCAL_QUEUE_ENDPOINT_ID", "local");
-    if (c.local_endpoint_id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != std::string::npos)
+    if (c.local_endpoint_id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
+        std::string::npos)
         bad("MEMVID_LOCAL_QUEUE_ENDPOINT_ID=\"" + c.local_endpoint_id + "\" must be letters, digits, '-' or '_'");
     c.worker_key = r.str("MEMVID_LOCAL_QUEUE_WORKER_KEY", c.api_key);
     c.lease_seconds = r.integer("MEMVID_LOCAL_QUEUE_LEASE_SECONDS", 30, 2, 3600, "seconds");
@@ -115,8 +119,9 @@ config load_config(const env_lookup& env, std::vector<std::string>& warnings) {
     c.runpod_execution_timeout_ms = r.integer("RUNPOD_EXECUTION_TIMEOUT_MS", 600000, 5000, 7LL * 86400000, "milliseconds");
     c.runpod_ttl_ms = r.integer("RUNPOD_TTL_MS", 86400000, 10000, 7LL * 86400000, "milliseconds");
     if (r.has("RUNPOD_REGION_SCOPE"))
-        warnings.push_back("RUNPOD_REGION_SCOPE has no effect: the endpoint's data centers (and its network volume's) decide where "
-                           "workers run; set them on the endpoint (runpod/endpoint.example.json) and remove this variable");
+        warnings.push_back(
+            "RUNPOD_REGION_SCOPE has no effect: the endpoint's data centers (and its network volume's) decide where "
+            "workers run; set them on the endpoint (runpod/endpoint.example.json) and remove this variable");
     c.runpod_request_timeout_ms = r.integer("RUNPOD_REQUEST_TIMEOUT_MS", 30000, 100, 600000, "milliseconds");
     c.runpod_max_status_failures = static_cast<unsigned>(r.integer("RUNPOD_MAX_STATUS_FAILURES", 30, 1, 100000, "a count"));
     if (c.backend == backend_mode::runpod_queue) {
@@ -143,8 +148,7 @@ config load_config(const env_lookup& env, std::vector<std::string>& warnings) {
         warnings.push_back("MEMVID_EMBED_PROVIDER=ollama without OLLAMA_HOST: semantic exports need the worker's OLLAMA_HOST");
 
     std::string level = r.str("MEMVID_LOG", "info");
-    if (!parse_log_level(level, c.log))
-        bad("MEMVID_LOG=\"" + level + "\" is not a log level: set error, warn, info or debug");
+    if (!parse_log_level(level, c.log)) bad("MEMVID_LOG=\"" + level + "\" is not a log level: set error, warn, info or debug");
 
     std::string host = c.bind_host == "0.0.0.0" || c.bind_host == "::" ? "127.0.0.1" : c.bind_host;
     if (host.find(':') != std::string::npos) host = "[" + host + "]";

@@ -16,29 +16,29 @@ namespace mvx::cp {
 enum class backend_mode { local_queue, runpod_queue };
 
 struct config {
-    std::string api_key;                    // MEMVID_EXPORT_API_KEY or the file named by _FILE
-    std::string bind_host = "0.0.0.0";      // MEMVID_EXPORT_BIND_ADDR
+    std::string api_key;  // MEMVID_EXPORT_API_KEY or the file named by _FILE
+    std::string bind_host = "0.0.0.0";  // MEMVID_EXPORT_BIND_ADDR
     std::uint16_t bind_port = 8080;
-    std::string export_root = "/data/exports";            // SQLite job store lives here
-    std::string staging_root = "/data/exports/staging";   // payloads/, outputs/
+    std::string export_root = "/data/exports";  // SQLite job store lives here
+    std::string staging_root = "/data/exports/staging";  // payloads/, outputs/
     std::int64_t retention_seconds = 86400;
     std::int64_t sweep_interval_seconds = 60;
-    std::size_t queue_capacity = 128;       // jobs not yet terminal
+    std::size_t queue_capacity = 128;  // jobs not yet terminal
     backend_mode backend = backend_mode::local_queue;
     std::uint64_t max_body_bytes = 500ull << 20;
-    double rate_per_minute = 600;           // per API key; 0 disables
+    double rate_per_minute = 600;  // per API key; 0 disables
     double rate_burst = 120;
-    std::string public_url;                 // what workers and worker-env use to reach us
+    std::string public_url;  // what workers and worker-env use to reach us
     unsigned threads = 0;
     std::int64_t heartbeat_seconds = 5;
-    log_level log = log_level::info;   // MEMVID_LOG
+    log_level log = log_level::info;  // MEMVID_LOG
 
     // local queue
     std::string local_endpoint_id = "local";
-    std::string worker_key;                 // MEMVID_LOCAL_QUEUE_WORKER_KEY, default the API key
+    std::string worker_key;  // MEMVID_LOCAL_QUEUE_WORKER_KEY, default the API key
     std::int64_t lease_seconds = 30;
     unsigned max_attempts = 3;
-    std::int64_t take_wait_ms = 20000;      // job-take / job-stop long-poll
+    std::int64_t take_wait_ms = 20000;  // job-take / job-stop long-poll
 
     // runpod queue
     std::string runpod_api_base = "https://api.runpod.ai/v2";
@@ -47,7 +47,7 @@ struct config {
     std::int64_t runpod_execution_timeout_ms = 600000;
     std::int64_t runpod_ttl_ms = 86400000;
     std::int64_t runpod_request_timeout_ms = 30000;
-    unsigned runpod_max_status_failures = 30;   // consecutive /status failures before the job fails
+    unsigned runpod_max_status_failures = 30;  // consecutive /status failures before the job fails
 
     // job input the worker receives
     std::string embedding_mode = "external_api";

@@ -21,8 +21,9 @@ handler_result download(const request& req, context& ctx) {
     auto a = ctx.jobs.artifact(id);
     if (!a) return error_reply(404, "JOB_NOT_FOUND", "No export job " + id);
     if (a->status != job_status::completed || a->path.empty())
-        return error_reply(409, "ARTIFACT_NOT_READY",
-                           "Export " + id + " is " + std::string(to_string(a->status)) + "; the capsule can be downloaded once it is completed");
+        return error_reply(
+            409, "ARTIFACT_NOT_READY",
+            "Export " + id + " is " + std::string(to_string(a->status)) + "; the capsule can be downloaded once it is completed");
     unique_fd fd(::open(a->path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (fd.get() < 0) {
         if (errno == ENOENT) return error_reply(410, "ARTIFACT_MISSING", "The capsule of export " + id + " is no longer on disk");
@@ -49,7 +50,8 @@ handler_result download(const request& req, context& ctx) {
         if (ir.empty() || ir == etag) rr = parse_range(rh, size, range);
     }
     if (rr == range_result::unsatisfiable) {
-        reply e = error_reply(416, "RANGE_NOT_SATISFIABLE", "The requested range is outside the capsule (" + std::to_string(size) + " bytes)");
+        reply e = error_reply(416, "RANGE_NOT_SATISFIABLE",
+                              "The requested range is outside the capsule (" + std::to_string(size) + " bytes)");
         e.headers.emplace_back("Content-Range", "bytes */" + std::to_string(size));
         return e;
     }
@@ -65,8 +67,9 @@ handler_result download(const request& req, context& ctx) {
     if (rr == range_result::partial) {
         f.offset = range.first;
         f.length = range.last - range.first + 1;
-        f.head.headers.emplace_back("Content-Range", "bytes " + std::to_string(range.first) + "-" + std::to_string(range.last) + "/" +
-                                                         std::to_string(size));
+        f.head.headers.emplace_back(
+            "Content-Range",
+            "bytes " + std::to_string(range.first) + "-" + std::to_string(range.last) + "/" + std::to_string(size));
     }
     f.fd = std::move(fd);
     return f;

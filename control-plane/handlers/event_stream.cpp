@@ -28,14 +28,18 @@ handler_result export_stream(const request& req, context& ctx) {
     std::uint64_t since = 0;
     if (since_s && !since_s->empty()) {
         auto v = parse_u64(*since_s);
-        if (!v) bad = true;
-        else since = *v;
+        if (!v)
+            bad = true;
+        else
+            since = *v;
     }
     const auto last_id = req.header("Last-Event-ID");
     if (!last_id.empty()) {
         auto v = parse_u64(last_id);
-        if (!v) bad = true;
-        else since = std::max(since, *v);
+        if (!v)
+            bad = true;
+        else
+            since = std::max(since, *v);
     }
     if (bad) return error_reply(400, "INVALID_QUERY", "sinceSeq and Last-Event-ID must be non-negative integers");
     const std::string id = req.route.job_id;

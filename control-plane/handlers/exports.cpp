@@ -32,7 +32,8 @@ handler_result create_export(const request& req, context& ctx) {
                                        std::to_string(ctx.cfg.max_body_bytes) + " (MEMVID_EXPORT_MAX_BODY_BYTES)"));
     if (!ctx.jobs.has_room()) {
         auto e = error_reply(503, "QUEUE_FULL",
-                             "The export queue is full (MEMVID_EXPORT_QUEUE_CAPACITY=" + std::to_string(ctx.cfg.queue_capacity) + "): retry later");
+                             "The export queue is full (MEMVID_EXPORT_QUEUE_CAPACITY=" + std::to_string(ctx.cfg.queue_capacity) +
+                                 "): retry later");
         e.headers.emplace_back("Retry-After", "5");
         return closing(std::move(e));
     }
@@ -101,12 +102,16 @@ handler_result export_events(const request& req, context& ctx) {
     std::uint64_t since = 0, limit = 200;
     if (since_s && !since_s->empty()) {
         auto v = parse_u64(*since_s);
-        if (!v) return error_reply(400, "INVALID_QUERY", "sinceSeq must be a non-negative integer, got \"" + since_s->substr(0, 40) + "\"");
+        if (!v)
+            return error_reply(400, "INVALID_QUERY",
+                               "sinceSeq must be a non-negative integer, got \"" + since_s->substr(0, 40) + "\"");
         since = *v;
     }
     if (limit_s && !limit_s->empty()) {
         auto v = parse_u64(*limit_s);
-        if (!v) return error_reply(400, "INVALID_QUERY", "limit must be a positive integer (1..2000), got \"" + limit_s->substr(0, 40) + "\"");
+        if (!v)
+            return error_reply(400, "INVALID_QUERY",
+                               "limit must be a positive integer (1..2000), got \"" + limit_s->substr(0, 40) + "\"");
         limit = std::clamp<std::uint64_t>(*v, 1, 2000);
     }
     auto res = ctx.jobs.events_json(req.route.job_id, since, std::size_t(limit));

@@ -27,7 +27,7 @@ class metrics;
 struct context {
     const config& cfg;
     job_registry& jobs;
-    local_queue* queue;     // MEMVID_EXPORT_BACKEND_MODE=local_queue
+    local_queue* queue;  // MEMVID_EXPORT_BACKEND_MODE=local_queue
     runpod_driver* runpod;  // MEMVID_EXPORT_BACKEND_MODE=runpod_queue
     metrics& mx;
     authorizer& auth;
@@ -45,7 +45,6 @@ struct request {
     // A waiter woken on this connection's executor (long polls, streams, uploads).
     std::function<std::shared_ptr<waiter>()> make_waiter;
 };
-
 
 namespace handlers {
 // health.cpp

@@ -38,11 +38,15 @@ handler_result metrics_page(const request&, context& ctx) {
     const std::size_t depth = ctx.queue ? ctx.queue->depth() : 0;
     const std::size_t workers = ctx.queue ? ctx.queue->workers_seen(3 * ctx.cfg.lease_seconds * 1000 - 1) : 0;
     o += "# HELP memvid_export_queue_depth Jobs waiting for a worker (local queue).\n# TYPE memvid_export_queue_depth gauge\n"
-         "memvid_export_queue_depth " + std::to_string(depth) + "\n";
+         "memvid_export_queue_depth " +
+        std::to_string(depth) + "\n";
     o += "# HELP memvid_export_leased_jobs Jobs a worker holds (local queue).\n# TYPE memvid_export_leased_jobs gauge\n"
-         "memvid_export_leased_jobs " + std::to_string(t.leased) + "\n";
-    o += "# HELP memvid_export_workers Workers seen in the last three lease periods (local queue).\n# TYPE memvid_export_workers gauge\n"
-         "memvid_export_workers " + std::to_string(workers) + "\n";
+         "memvid_export_leased_jobs " +
+        std::to_string(t.leased) + "\n";
+    o += "# HELP memvid_export_workers Workers seen in the last three lease periods (local queue).\n# TYPE memvid_export_workers "
+         "gauge\n"
+         "memvid_export_workers " +
+        std::to_string(workers) + "\n";
     reply r{200, o + ctx.mx.text()};
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     return r;

@@ -26,7 +26,9 @@ bool rate_limiter::take(const std::string& key, double& remaining, double& reset
 }
 
 authorizer::authorizer(const config& cfg)
-    : cfg_(cfg), limiter_(cfg.rate_per_minute, cfg.rate_burst), api_key_digest_(mv2::blake3(cfg.api_key)),
+    : cfg_(cfg),
+      limiter_(cfg.rate_per_minute, cfg.rate_burst),
+      api_key_digest_(mv2::blake3(cfg.api_key)),
       worker_key_digest_(mv2::blake3(cfg.worker_key)) {}
 
 std::optional<reply> authorizer::check(auth_kind kind, std::string_view authorization, header_list& extra) {
@@ -45,15 +47,18 @@ std::optional<reply> authorizer::check(auth_kind kind, std::string_view authoriz
             extra.emplace_back("X-RateLimit-Remaining", std::to_string(std::llround(remaining)));
             extra.emplace_back("X-RateLimit-Reset", std::to_string(std::llround(reset)));
             if (!ok) {
-                auto e = error_reply(429, "RATE_LIMITED", "Too many requests for this API key: retry after the time in Retry-After");
+                auto e =
+                    error_reply(429, "RATE_LIMITED", "Too many requests for this API key: retry after the time in Retry-After");
                 e.headers = extra;
-                e.headers.emplace_back("Retry-After", std::to_string(std::max<long long>(1, std::llround(60.0 / limiter_.per_minute()))));
+                e.headers.emplace_back("Retry-After",
+                                       std::to_string(std::max<long long>(1, std::llround(60.0 / limiter_.per_minute()))));
                 return e;
             }
         }
     } else if (kind == auth_kind::worker_key) {
         if (cfg_.backend != backend_mode::local_queue)
-            return error_reply(404, "NOT_FOUND", "The worker protocol is served only when MEMVID_EXPORT_BACKEND_MODE=local_queue");
+            return error_reply(404, "NOT_FOUND",
+                               "The worker protocol is served only when MEMVID_EXPORT_BACKEND_MODE=local_queue");
         if (!secret_matches(worker_token(authorization), worker_key_digest_))
             return error_reply(401, "UNAUTHORIZED", "Invalid worker key: set RUNPOD_AI_API_KEY to MEMVID_LOCAL_QUEUE_WORKER_KEY");
     }

@@ -32,7 +32,7 @@ struct reply {
     std::string body;
     std::string content_type = "application/json";
     header_list headers;
-    bool close = false;      // end the connection after it
+    bool close = false;  // end the connection after it
     bool body_read = false;  // the handler consumed the request body itself (keep-alive is safe)
 
     reply() = default;

@@ -93,8 +93,9 @@ struct server::impl {
     std::condition_variable stop_cv;
 
     impl(const config& c, job_registry& j, local_queue* q, runpod_driver* r, housekeeping& h, metrics& m)
-        : cfg(c), jobs(j), hk(h), mx(m), iocs(make_iocs(c.threads)), ioc(*iocs[0]), acceptor(ioc), auth(c),
-          ctx{c, j, q, r, m, auth, stopping} {}
+        : cfg(c), jobs(j), hk(h), mx(m), iocs(make_iocs(c.threads)), ioc(*iocs[0]), acceptor(ioc), auth(c), ctx{c,       j, q,
+                                                                                                                r,       m, auth,
+                                                                                                                stopping} {}
 
     static std::vector<std::unique_ptr<net::io_context>> make_iocs(unsigned n) {
         std::vector<std::unique_ptr<net::io_context>> v;
@@ -181,7 +182,8 @@ struct server::impl {
 
     // SSE: the head, then what the stream produces, `: ping` when quiet; ends
     // when the client leaves, the job's events are gone or the server stops.
-    awaitable<bool> run_stream(beast::tcp_stream& s, const parser_t& p, event_stream st, const header_list& extra, std::size_t metric) {
+    awaitable<bool> run_stream(beast::tcp_stream& s, const parser_t& p, event_stream st, const header_list& extra,
+                               std::size_t metric) {
         bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(st.head.status), p.get().version()};
         stream_head(res, st.head, extra);
         res.keep_alive(false);
@@ -222,7 +224,8 @@ struct server::impl {
     // ------------------------------------------------------------ reading bodies
 
     // A small body into out; false when too large or the client left.
-    awaitable<bool> read_small_body(beast::tcp_stream& s, beast::flat_buffer& buf, parser_t& p, std::string& out, std::size_t limit) {
+    awaitable<bool> read_small_body(beast::tcp_stream& s, beast::flat_buffer& buf, parser_t& p, std::string& out,
+                                    std::size_t limit) {
         std::vector<char> chunk(64 * 1024);
         while (!p.is_done()) {
             p.get().body().data = chunk.data();
@@ -349,7 +352,8 @@ struct server::impl {
                     common_headers(res);
                     res.set(bhttp::field::content_type, "application/json");
                     res.body() = to_text(json::object{
-                        {"error", json::object{{"code", "BAD_REQUEST"}, {"message", "Malformed HTTP request: " + ec.message()}}}});
+                        {"error",
+                         json::object{{"code", "BAD_REQUEST"}, {"message", "Malformed HTTP request: " + ec.message()}}}});
                     res.keep_alive(false);
                     res.prepare_payload();
                     s.expires_after(std::chrono::seconds(5));
@@ -387,7 +391,8 @@ struct server::impl {
         dispatched d = dispatch(req, ctx);
         const header_list& extra = d.extra;
         own_deadline = !std::holds_alternative<reply>(d.result);
-        if (auto* f = std::get_if<file_reply>(&d.result)) co_return co_await send_file(s, p, std::move(*f), extra, req.head, d.metric);
+        if (auto* f = std::get_if<file_reply>(&d.result))
+            co_return co_await send_file(s, p, std::move(*f), extra, req.head, d.metric);
         if (auto* st = std::get_if<event_stream>(&d.result)) co_return co_await run_stream(s, p, std::move(*st), extra, d.metric);
 
         reply out;
@@ -400,8 +405,10 @@ struct server::impl {
             // (No co_await inside a conditional expression: GCC 12 destroys its temporaries twice.)
             std::string body;
             const bool complete = co_await read_small_body(s, buf, p, body, rb->limit);
-            if (complete) out = rb->on_body(std::move(body));
-            else out = std::move(rb->too_large);
+            if (complete)
+                out = rb->on_body(std::move(body));
+            else
+                out = std::move(rb->too_large);
         } else if (auto* up = std::get_if<upload_body>(&d.result)) {
             std::optional<reply> early;
             upload_outcome o = co_await run_upload(s, buf, p, *up, early);
@@ -446,7 +453,9 @@ std::uint16_t server::bind() {
     auto& p = *p_;
     boost::system::error_code ec;
     auto addr = net::ip::make_address(p.cfg.bind_host, ec);
-    if (ec) throw error(error_kind::invalid_input, "INVALID_CONFIG", "MEMVID_EXPORT_BIND_ADDR host \"" + p.cfg.bind_host + "\" is not an IP address");
+    if (ec)
+        throw error(error_kind::invalid_input, "INVALID_CONFIG",
+                    "MEMVID_EXPORT_BIND_ADDR host \"" + p.cfg.bind_host + "\" is not an IP address");
     tcp::endpoint ep{addr, p.cfg.bind_port};
     p.acceptor.open(ep.protocol(), ec);
     if (!ec) p.acceptor.set_option(net::socket_base::reuse_address(true), ec);
@@ -497,9 +506,7 @@ void server::run(bool install_signals) {
 void server::stop() {
     auto& p = *p_;
     if (p.stopping.exchange(true)) return;
-    {
-        std::lock_guard<std::mutex> lock(p.stop_mu);
-    }
+    { std::lock_guard<std::mutex> lock(p.stop_mu); }
     p.stop_cv.notify_all();
     net::post(p.ioc, [&p] {
         boost::system::error_code ec;

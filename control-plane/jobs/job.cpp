@@ -13,9 +13,15 @@ namespace mvx::cp {
 namespace {
 
 constexpr std::array<std::string_view, 6> k_status{"queued", "running", "completed", "failed", "canceled", "expired"};
-constexpr std::array<std::string_view, 10> k_stage{"queued",        protocol::stage::transform,     protocol::stage::frame_prep,
-                                                   protocol::stage::write_capsule, protocol::stage::build_sidecar,
-                                                   protocol::stage::finalize,      "download_ready", "failed", "canceled",
+constexpr std::array<std::string_view, 10> k_stage{"queued",
+                                                   protocol::stage::transform,
+                                                   protocol::stage::frame_prep,
+                                                   protocol::stage::write_capsule,
+                                                   protocol::stage::build_sidecar,
+                                                   protocol::stage::finalize,
+                                                   "download_ready",
+                                                   "failed",
+                                                   "canceled",
                                                    "expired"};
 constexpr std::array<std::string_view, 7> k_event{"stage_progress", "stage_heartbeat", "job_started", "job_completed",
                                                   "job_failed",     "job_canceled",    "job_expired"};

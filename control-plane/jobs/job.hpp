@@ -86,7 +86,7 @@ struct job {
     std::string idem_key, body_hash;
     std::string payload_path, output_dir;
     // backend state
-    unsigned attempt = 0;   // local queue: leases handed out
+    unsigned attempt = 0;  // local queue: leases handed out
     std::string lease_worker;
     std::int64_t lease_deadline_ms = 0;
     std::string runpod_status;  // last status seen (runpod mode)
@@ -95,7 +95,7 @@ struct job {
     std::int64_t last_event_ms = 0;
     // in memory only
     std::map<job_stage, std::int64_t> stage_started_ms;  // stage durations (metrics)
-    std::deque<event> ring;                             // the newest events
+    std::deque<event> ring;  // the newest events
     std::vector<std::weak_ptr<waiter>> waiters;
 
     bool terminal() const { return is_terminal(status); }

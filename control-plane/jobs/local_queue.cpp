@@ -126,7 +126,9 @@ local_queue::done_result local_queue::job_done(const std::string& worker, const 
         if (j.terminal()) return;  // canceled meanwhile: the result is not wanted
         if (j.lease_worker != worker || j.queue_job_id() != qid) {
             log_line(log_level::warn,
-                     "job-done from " + worker + " for " + qid + " ignored: the lease is " + j.queue_job_id() + " on " + j.lease_worker, j.id);
+                     "job-done from " + worker + " for " + qid + " ignored: the lease is " + j.queue_job_id() + " on " +
+                         j.lease_worker,
+                     j.id);
             result = done_result::lease_lost;
             return;
         }
@@ -141,7 +143,8 @@ local_queue::done_result local_queue::job_done(const std::string& worker, const 
                 const auto& out = o.at(P::progress::output).as_object();
                 const std::string worker_stage = wire::string_field(out, P::progress::stage);
                 const job_stage stage = stage_of_worker(worker_stage).value_or(j.stage);
-                const double pct = out.contains(P::progress::percent) ? wire::number_or(out.at(P::progress::percent), j.progress) : j.progress;
+                const double pct =
+                    out.contains(P::progress::percent) ? wire::number_or(out.at(P::progress::percent), j.progress) : j.progress;
                 l.append(stage == j.stage ? event_type::stage_heartbeat : event_type::stage_progress, stage,
                          std::max(j.progress, std::min(pct, 99.0)), pct,
                          "Worker " + worker + ": " + worker_stage + " " + std::to_string(int(pct)) + "%",
@@ -189,7 +192,8 @@ void local_queue::expire_leases(std::int64_t now) {
     jobs_.for_each([&](job_registry::locked& l) {
         job& j = l.j;
         if (j.terminal() || j.lease_worker.empty() || j.lease_deadline_ms >= now) return;
-        requeue_or_fail(l, "Worker " + j.lease_worker + " stopped responding (no ping for " + std::to_string(l.cfg().lease_seconds) + " s)");
+        requeue_or_fail(
+            l, "Worker " + j.lease_worker + " stopped responding (no ping for " + std::to_string(l.cfg().lease_seconds) + " s)");
     });
 }
 

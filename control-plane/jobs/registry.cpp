@@ -18,7 +18,9 @@ job_registry::job_registry(const config& cfg, job_store& store, metrics& m) : cf
 fs::path job_registry::part_file(const std::string& id) const {
     return fs::path(cfg_.staging_root) / "payloads" / ("." + id + ".json.part");
 }
-fs::path job_registry::payload_file(const std::string& id) const { return fs::path(cfg_.staging_root) / "payloads" / (id + ".json"); }
+fs::path job_registry::payload_file(const std::string& id) const {
+    return fs::path(cfg_.staging_root) / "payloads" / (id + ".json");
+}
 fs::path job_registry::output_dir(const std::string& id) const { return fs::path(cfg_.staging_root) / "outputs" / id; }
 
 job_registry::restored job_registry::open() {
@@ -49,14 +51,16 @@ job_registry::restored job_registry::open() {
     }
     for (const auto& id : mismatched) {
         job& j = *jobs_.at(id);
-        finish_failed(j, "The control plane restarted with MEMVID_EXPORT_BACKEND_MODE=" + std::string(cfg_.backend_name()) + "; this " +
-                             j.backend() + " job cannot continue there: resubmit it");
+        finish_failed(j,
+                      "The control plane restarted with MEMVID_EXPORT_BACKEND_MODE=" + std::string(cfg_.backend_name()) +
+                          "; this " + j.backend() + " job cannot continue there: resubmit it");
     }
     r.total = jobs_.size();
     for (const auto& [id, j] : jobs_) r.active += !j->terminal();
-    log_line(log_level::info, "job store " + store_.describe() + ": " + std::to_string(r.total) + " jobs, " + std::to_string(r.active) +
-                                  " to continue (" + std::to_string(r.queued.size()) + " queued, " + std::to_string(r.runpod.size()) +
-                                  " on Runpod)");
+    log_line(log_level::info,
+             "job store " + store_.describe() + ": " + std::to_string(r.total) + " jobs, " + std::to_string(r.active) +
+                 " to continue (" + std::to_string(r.queued.size()) + " queued, " + std::to_string(r.runpod.size()) +
+                 " on Runpod)");
     return r;
 }
 
@@ -70,7 +74,8 @@ void job_registry::locked::append(event_type type, job_stage stage, double progr
     const std::int64_t now = now_ms();
     if (stage != j.stage) {
         auto it = j.stage_started_ms.find(j.stage);
-        if (it != j.stage_started_ms.end()) r_.metrics_.stage_duration(std::string(to_string(j.stage)), double(now - it->second) / 1000.0);
+        if (it != j.stage_started_ms.end())
+            r_.metrics_.stage_duration(std::string(to_string(j.stage)), double(now - it->second) / 1000.0);
         j.stage_started_ms[stage] = now;
     } else if (!j.stage_started_ms.count(stage)) {
         j.stage_started_ms[stage] = now;
@@ -93,7 +98,8 @@ void job_registry::locked::append(event_type type, job_stage stage, double progr
 
 bool job_registry::locked::move(transition t) {
     if (apply(j, t)) return true;
-    log_line(log_level::error, "refused transition " + std::string(to_string(t)) + " from " + std::string(to_string(j.status)), j.id);
+    log_line(log_level::error, "refused transition " + std::string(to_string(t)) + " from " + std::string(to_string(j.status)),
+             j.id);
     return false;
 }
 
@@ -158,9 +164,9 @@ void job_registry::locked::complete(const json::value& output, const std::string
         // A worker that returned its error inside the output (the original Python adapter's way).
         const auto& e = o.at(R::error);
         std::string msg = e.is_string() ? std::string(e.as_string())
-                          : e.is_object() && e.as_object().contains("message") && e.at("message").is_string()
-                              ? std::string(e.at("message").as_string())
-                              : to_text(e);
+            : e.is_object() && e.as_object().contains("message") && e.at("message").is_string()
+            ? std::string(e.at("message").as_string())
+            : to_text(e);
         fail("Runpod job failed: " + msg);
         return;
     }
@@ -201,8 +207,9 @@ void job_registry::locked::complete(const json::value& output, const std::string
     j.size_bytes = size;
     j.expires_ms = now_ms() + c.retention_seconds * 1000;
     j.lease_worker.clear();
-    j.metadata["artifactRef"] = o.contains(R::artifact_ref) && o.at(R::artifact_ref).is_string() ? o.at(R::artifact_ref)
-                                                                                               : json::value("file://" + j.artifact_path);
+    j.metadata["artifactRef"] = o.contains(R::artifact_ref) && o.at(R::artifact_ref).is_string()
+        ? o.at(R::artifact_ref)
+        : json::value("file://" + j.artifact_path);
     json::object wm;
     wm["backend"] = c.backend_name();
     if (o.contains(R::backend)) wm["workerBackend"] = o.at(R::backend);
@@ -251,8 +258,10 @@ std::variant<admitted, api_error> job_registry::admit(const std::string& job_id,
     if (active >= cfg_.queue_capacity) {
         fs::remove(body.part_file, ec);
         return api_error{503, "QUEUE_FULL",
-                         "The export queue is full (" + std::to_string(active) + " jobs waiting or running, "
-                         "MEMVID_EXPORT_QUEUE_CAPACITY=" + std::to_string(cfg_.queue_capacity) + "): retry later"};
+                         "The export queue is full (" + std::to_string(active) +
+                             " jobs waiting or running, "
+                             "MEMVID_EXPORT_QUEUE_CAPACITY=" +
+                             std::to_string(cfg_.queue_capacity) + "): retry later"};
     }
     auto j = std::make_unique<job>();
     j->id = job_id;
@@ -275,10 +284,12 @@ std::variant<admitted, api_error> job_registry::admit(const std::string& job_id,
     job& ref = *j;
     jobs_[job_id] = std::move(j);
     if (!ref.idem_key.empty()) idem_[ref.idem_key] = job_id;
-    locked(*this, ref).append(event_type::stage_progress, job_stage::queued, 0, 0, "Queued for export",
-                              json::object{{"nodes", ref.nodes}, {"relationships", ref.relationships}, {"files", ref.files}});
-    log_line(log_level::info, "export accepted: " + std::to_string(ref.nodes) + " nodes, " + std::to_string(ref.relationships) +
-                                  " relationships, " + std::to_string(body.bytes) + " bytes",
+    locked(*this, ref)
+        .append(event_type::stage_progress, job_stage::queued, 0, 0, "Queued for export",
+                json::object{{"nodes", ref.nodes}, {"relationships", ref.relationships}, {"files", ref.files}});
+    log_line(log_level::info,
+             "export accepted: " + std::to_string(ref.nodes) + " nodes, " + std::to_string(ref.relationships) +
+                 " relationships, " + std::to_string(body.bytes) + " bytes",
              job_id);
     return admitted{job_id, false, wire::accepted_json(ref)};
 }
@@ -311,12 +322,14 @@ std::variant<job_registry::canceled, api_error> job_registry::cancel(const std::
     return c;
 }
 
-std::variant<std::string, api_error> job_registry::events_json(const std::string& id, std::uint64_t since, std::size_t limit) const {
+std::variant<std::string, api_error> job_registry::events_json(const std::string& id, std::uint64_t since,
+                                                               std::size_t limit) const {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = jobs_.find(id);
     if (it == jobs_.end()) return api_error{404, "JOB_NOT_FOUND", "No export job " + id};
     const job& j = *it->second;
-    if (j.status == job_status::expired) return api_error{410, "JOB_EXPIRED", "Export job " + id + " has expired; its events were removed"};
+    if (j.status == job_status::expired)
+        return api_error{410, "JOB_EXPIRED", "Export job " + id + " has expired; its events were removed"};
     std::vector<event> from_store;
     std::vector<const std::string*> page;
     std::uint64_t next = since;
@@ -328,7 +341,8 @@ std::variant<std::string, api_error> job_registry::events_json(const std::string
             next = e.seq;
         }
     } else {
-        auto first = std::upper_bound(j.ring.begin(), j.ring.end(), since, [](std::uint64_t v, const event& e) { return v < e.seq; });
+        auto first =
+            std::upper_bound(j.ring.begin(), j.ring.end(), since, [](std::uint64_t v, const event& e) { return v < e.seq; });
         for (auto e = first; e != j.ring.end() && page.size() < limit; ++e) {
             page.push_back(&e->json);
             next = e->seq;
@@ -353,7 +367,8 @@ bool job_registry::events_since(const std::string& id, std::uint64_t since, std:
     if (!j.ring.empty() && since + 1 < j.ring.front().seq) {
         for (auto& e : store_.events_after(id, since, limit)) out.push_back(std::move(e));
     } else {
-        auto first = std::upper_bound(j.ring.begin(), j.ring.end(), since, [](std::uint64_t v, const event& e) { return v < e.seq; });
+        auto first =
+            std::upper_bound(j.ring.begin(), j.ring.end(), since, [](std::uint64_t v, const event& e) { return v < e.seq; });
         for (auto e = first; e != j.ring.end() && out.size() < limit; ++e) out.push_back(*e);
     }
     return true;

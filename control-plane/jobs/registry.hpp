@@ -39,7 +39,7 @@ struct staged_body {
 struct admitted {
     std::string job_id;
     bool existing = false;  // Idempotency-Key named an earlier job
-    std::string body;       // ExportAccepted JSON
+    std::string body;  // ExportAccepted JSON
 };
 
 class job_registry {
@@ -72,7 +72,7 @@ public:
     std::variant<admitted, api_error> admit(const std::string& job_id, staged_body body);
     std::optional<std::string> status_json(const std::string& id) const;
     struct canceled {
-        std::string body;                        // the status JSON after it
+        std::string body;  // the status JSON after it
         std::string lease_worker, queue_job_id;  // the local-queue worker to tell, if any
     };
     std::variant<canceled, api_error> cancel(const std::string& id);

@@ -5,8 +5,8 @@
 #include "control-plane/jobs/wire.hpp"
 #include "control-plane/observability/log.hpp"
 
-#include <boost/json/parse.hpp>
 #include <sqlite3.h>
+#include <boost/json/parse.hpp>
 
 namespace json = boost::json;
 namespace fs = std::filesystem;
@@ -49,14 +49,17 @@ public:
             sqlite3_close(db_);
             db_ = nullptr;
             throw error(error_kind::io, "INVALID_CONFIG",
-                        "cannot open the job store " + file_.string() + ": " + why + " (MEMVID_EXPORT_ROOT must be a writable directory)");
+                        "cannot open the job store " + file_.string() + ": " + why +
+                            " (MEMVID_EXPORT_ROOT must be a writable directory)");
         }
         exec("PRAGMA journal_mode=WAL");
         exec("PRAGMA synchronous=NORMAL");
         exec("PRAGMA busy_timeout=5000");
         exec("CREATE TABLE IF NOT EXISTS jobs(id TEXT PRIMARY KEY, created_ms INTEGER NOT NULL, doc TEXT NOT NULL)");
-        exec("CREATE TABLE IF NOT EXISTS events(job_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, doc TEXT NOT NULL, "
-             "PRIMARY KEY(job_id, seq)) WITHOUT ROWID");
+        exec(
+            "CREATE TABLE IF NOT EXISTS events(job_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, doc TEXT NOT "
+            "NULL, "
+            "PRIMARY KEY(job_id, seq)) WITHOUT ROWID");
         exec("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)");
         exec("INSERT OR IGNORE INTO meta(key, value) VALUES('schema', 'memvid-export.jobs.v1')");
     }
@@ -74,8 +77,9 @@ public:
             auto v = json::parse(q.col_text(0), jec);
             if (jec || !v.is_object()) continue;
             auto j = wire::from_doc(v.as_object());
-            stmt e(db_, "SELECT seq, type, doc FROM (SELECT seq, type, doc FROM events WHERE job_id = ? ORDER BY seq DESC LIMIT ?) "
-                        "ORDER BY seq");
+            stmt e(db_,
+                   "SELECT seq, type, doc FROM (SELECT seq, type, doc FROM events WHERE job_id = ? ORDER BY seq DESC LIMIT ?) "
+                   "ORDER BY seq");
             e.text(1, j->id).i64(2, std::int64_t(ring));
             while (e.step() == SQLITE_ROW) j->ring.push_back(event{std::uint64_t(e.col_i64(0)), e.col_text(1), e.col_text(2)});
             out.push_back(std::move(j));
@@ -85,7 +89,8 @@ public:
 
     bool save(const job& j) override {
         sqlite3_stmt* st = nullptr;
-        const char* sql = "INSERT INTO jobs(id, created_ms, doc) VALUES(?, ?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc";
+        const char* sql =
+            "INSERT INTO jobs(id, created_ms, doc) VALUES(?, ?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc";
         const std::string doc = to_text(wire::to_doc(j));
         bool ok = sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) == SQLITE_OK;
         if (ok) {
@@ -107,8 +112,8 @@ public:
             return false;
         }
         sqlite3_stmt* st = nullptr;
-        bool ok = sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO events(job_id, seq, type, doc) VALUES(?, ?, ?, ?)", -1, &st, nullptr) ==
-                  SQLITE_OK;
+        bool ok = sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO events(job_id, seq, type, doc) VALUES(?, ?, ?, ?)", -1, &st,
+                                     nullptr) == SQLITE_OK;
         if (ok) {
             sqlite3_bind_text(st, 1, j.id.data(), int(j.id.size()), SQLITE_TRANSIENT);
             sqlite3_bind_int64(st, 2, std::int64_t(e.seq));
@@ -119,7 +124,8 @@ public:
         sqlite3_finalize(st);
         ok = ok && save(j) && sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
         if (!ok) {
-            log_line(log_level::error, std::string("job store: event ") + std::to_string(e.seq) + " not stored: " + sqlite3_errmsg(db_), j.id);
+            log_line(log_level::error,
+                     std::string("job store: event ") + std::to_string(e.seq) + " not stored: " + sqlite3_errmsg(db_), j.id);
             sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
         }
         return ok;

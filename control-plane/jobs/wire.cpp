@@ -65,8 +65,10 @@ std::string status_json(const job& j, std::int64_t now) {
     num(",\"stageProgress\":", j.stage_progress);
     o += ",\"elapsedMs\":" + std::to_string(std::max<std::int64_t>(0, now - j.created_ms));
     o += ",\"lastEventSeq\":" + std::to_string(j.next_seq - 1);
-    if (j.message) str(",\"message\":", *j.message);
-    else o += ",\"message\":null";
+    if (j.message)
+        str(",\"message\":", *j.message);
+    else
+        o += ",\"message\":null";
     str(",\"createdAt\":", rfc3339(j.created_ms));
     str(",\"updatedAt\":", rfc3339(j.updated_ms));
     if (j.has_artifact && j.status == job_status::completed) {
@@ -166,13 +168,14 @@ json::object to_doc(const job& j) {
     d["createdMs"] = j.created_ms;
     d["updatedMs"] = j.updated_ms;
     if (j.has_artifact) {
-        d["artifact"] = json::object{{"fileName", j.file_name}, {"path", j.artifact_path}, {"sizeBytes", j.size_bytes},
-                                     {"expiresMs", j.expires_ms}};
+        d["artifact"] = json::object{
+            {"fileName", j.file_name}, {"path", j.artifact_path}, {"sizeBytes", j.size_bytes}, {"expiresMs", j.expires_ms}};
     }
     if (j.error_code) d["error"] = json::object{{"code", *j.error_code}, {"message", j.error_message.value_or("")}};
     d["metadata"] = j.metadata;
     d["nextSeq"] = j.next_seq;
-    d["counts"] = json::object{{"nodes", j.nodes}, {"relationships", j.relationships}, {"files", j.files}, {"bytes", j.body_bytes}};
+    d["counts"] =
+        json::object{{"nodes", j.nodes}, {"relationships", j.relationships}, {"files", j.files}, {"bytes", j.body_bytes}};
     if (!j.idem_key.empty()) d["idemKey"] = j.idem_key;
     d["bodyHash"] = j.body_hash;
     d["payloadPath"] = j.payload_path;

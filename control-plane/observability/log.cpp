@@ -4,8 +4,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <ctime>
 #include <cstdio>
+#include <ctime>
 #include <mutex>
 
 namespace mvx::cp {
@@ -31,11 +31,16 @@ std::string rfc3339(std::int64_t ms) {
 void set_log_level(log_level l) { g_level = int(l); }
 
 bool parse_log_level(const std::string& s, log_level& out) {
-    if (s == "error") out = log_level::error;
-    else if (s == "warn" || s == "warning") out = log_level::warn;
-    else if (s == "info") out = log_level::info;
-    else if (s == "debug" || s == "trace") out = log_level::debug;
-    else return false;
+    if (s == "error")
+        out = log_level::error;
+    else if (s == "warn" || s == "warning")
+        out = log_level::warn;
+    else if (s == "info")
+        out = log_level::info;
+    else if (s == "debug" || s == "trace")
+        out = log_level::debug;
+    else
+        return false;
     return true;
 }
 

@@ -8,7 +8,7 @@
 
 namespace mvx::cp {
 
-std::int64_t now_ms();                 // wall clock, ms since the epoch
+std::int64_t now_ms();  // wall clock, ms since the epoch
 std::string rfc3339(std::int64_t ms);  // 2026-11-30T09:21:36.440Z
 
 enum class log_level { error = 0, warn = 1, info = 2, debug = 3 };

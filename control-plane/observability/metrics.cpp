@@ -13,12 +13,12 @@ std::string num(double v) {
 }
 
 template <class H>
-void histogram_text(std::string& o, const char* name, const char* label, const std::map<std::string, H>& hs,
-                    const double* bounds, std::size_t n) {
+void histogram_text(std::string& o, const char* name, const char* label, const std::map<std::string, H>& hs, const double* bounds,
+                    std::size_t n) {
     for (const auto& [key, h] : hs) {
         for (std::size_t i = 0; i < n; ++i)
             o += std::string(name) + "_bucket{" + label + "=\"" + key + "\",le=\"" + num(bounds[i]) + "\"} " +
-                 std::to_string(h.counts[i]) + "\n";
+                std::to_string(h.counts[i]) + "\n";
         o += std::string(name) + "_bucket{" + label + "=\"" + key + "\",le=\"+Inf\"} " + std::to_string(h.count) + "\n";
         o += std::string(name) + "_sum{" + label + "=\"" + key + "\"} " + num(h.sum) + "\n";
         o += std::string(name) + "_count{" + label + "=\"" + key + "\"} " + std::to_string(h.count) + "\n";
@@ -44,7 +44,7 @@ std::string metrics::text() const {
                 if (routes_[r] == label) v += http_[r * 500 + c].load(std::memory_order_relaxed);
             if (v)
                 o += "memvid_export_http_requests_total{route=\"" + std::string(label) + "\",code=\"" + std::to_string(c + 100) +
-                     "\"} " + std::to_string(v) + "\n";
+                    "\"} " + std::to_string(v) + "\n";
         }
     o += "# HELP memvid_export_backend_request_seconds Latency of calls to the job backend (Runpod API), by operation.\n"
          "# TYPE memvid_export_backend_request_seconds histogram\n";
@@ -54,7 +54,7 @@ std::string metrics::text() const {
     for (const auto& [k, v] : backend_errors_) {
         auto s = k.find('\x1f');
         o += "memvid_export_backend_errors_total{op=\"" + k.substr(0, s) + "\",kind=\"" + k.substr(s + 1) + "\"} " +
-             std::to_string(v) + "\n";
+            std::to_string(v) + "\n";
     }
     o += "# HELP memvid_export_stage_duration_seconds Time jobs spent in each stage.\n"
          "# TYPE memvid_export_stage_duration_seconds histogram\n";

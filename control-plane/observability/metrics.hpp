@@ -5,15 +5,15 @@
 
 #include <array>
 #include <atomic>
+#include <cstdint>
 #include <cstring>
 #include <iterator>
-#include <cstdint>
 #include <map>
 #include <memory>
-#include <string_view>
-#include <vector>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace mvx::cp {
 

@@ -15,9 +15,10 @@ dispatched dispatch(const request& req, context& ctx) {
         out.status = 204;
         const auto asked = req.header("Access-Control-Request-Headers");
         out.headers = {{"Access-Control-Allow-Methods", "GET, POST, DELETE, HEAD, OPTIONS"},
-                       {"Access-Control-Allow-Headers", asked.empty() ? std::string("Authorization, Content-Type, Idempotency-Key, "
-                                                                                    "Last-Event-ID, Range, If-None-Match")
-                                                                      : std::string(asked)},
+                       {"Access-Control-Allow-Headers",
+                        asked.empty() ? std::string("Authorization, Content-Type, Idempotency-Key, "
+                                                    "Last-Event-ID, Range, If-None-Match")
+                                      : std::string(asked)},
                        {"Access-Control-Max-Age", "600"}};
         d.result = std::move(out);
         return d;
@@ -28,8 +29,9 @@ dispatched dispatch(const request& req, context& ctx) {
     }
     if (r.kind == route_match::outcome::method_not_allowed) {
         const std::string_view target = req.target;
-        reply out = error_reply(405, "METHOD_NOT_ALLOWED",
-                                std::string(req.method) + " is not allowed on " + std::string(target.substr(0, target.find('?'))));
+        reply out =
+            error_reply(405, "METHOD_NOT_ALLOWED",
+                        std::string(req.method) + " is not allowed on " + std::string(target.substr(0, target.find('?'))));
         out.headers.emplace_back("Allow", r.allow);
         d.result = std::move(out);
         return d;

@@ -9,7 +9,7 @@ namespace mvx::cp {
 
 struct dispatched {
     handler_result result;
-    header_list extra;       // added to every answer of this request (X-RateLimit-*)
+    header_list extra;  // added to every answer of this request (X-RateLimit-*)
     std::size_t metric = 0;  // metric_labels() index
 };
 

@@ -21,8 +21,8 @@ struct context;
 using handler_fn = handler_result (*)(const request& req, context& ctx);
 
 enum class auth_kind {
-    none,        // anyone
-    api_key,     // Authorization: Bearer <MEMVID_EXPORT_API_KEY>, rate limited per key
+    none,  // anyone
+    api_key,  // Authorization: Bearer <MEMVID_EXPORT_API_KEY>, rate limited per key
     worker_key,  // the worker key, raw or as a bearer token (the Runpod worker protocol; local queue only)
 };
 
@@ -42,10 +42,10 @@ struct route_spec {
 // Paths that match no route but lie under a scope still need its key (no
 // probing without it), then get a 404.
 struct route_scope {
-    std::string_view prefix;      // a pattern prefix
-    std::size_t min_segments;     // the path has at least this many segments
+    std::string_view prefix;  // a pattern prefix
+    std::size_t min_segments;  // the path has at least this many segments
     auth_kind auth;
-    bool echo_target;             // the 404 names the path
+    bool echo_target;  // the 404 names the path
 };
 
 std::span<const route_spec> routes();
@@ -56,15 +56,15 @@ std::vector<std::string_view> metric_labels();
 
 struct route_match {
     enum class outcome { route, method_not_allowed, not_found } kind = outcome::not_found;
-    std::size_t index = 0;         // routes()[index] (route, method_not_allowed: the path's first route)
-    std::size_t metric = 0;        // metric_labels() index
+    std::size_t index = 0;  // routes()[index] (route, method_not_allowed: the path's first route)
+    std::size_t metric = 0;  // metric_labels() index
     auth_kind auth = auth_kind::none;
-    bool preflight = false;        // OPTIONS (answered before auth)
-    bool bad_id = false;           // {id} was not a job id
-    bool echo_target = true;       // for not_found
-    std::string allow;             // for 405: "GET, DELETE, OPTIONS"
+    bool preflight = false;  // OPTIONS (answered before auth)
+    bool bad_id = false;  // {id} was not a job id
+    bool echo_target = true;  // for not_found
+    std::string allow;  // for 405: "GET, DELETE, OPTIONS"
     std::string job_id, worker_id, queue_job_id;  // {id}, {worker}, {job}
-    std::string query;             // raw query string, without '?' and any '#fragment'
+    std::string query;  // raw query string, without '?' and any '#fragment'
 };
 
 // method: "GET", "POST", ...; target: the request-target as received.

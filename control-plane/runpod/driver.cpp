@@ -18,7 +18,6 @@ namespace json = boost::json;
 namespace mvx::cp {
 namespace {
 
-
 enum class outcome { ok, transient, permanent };
 
 struct call_result {
@@ -253,8 +252,9 @@ void runpod_driver::drive(const std::string& id) {
         progress(id, job_stage::transform, 2, 100, "Preparing staged payload for Runpod");
         json::object input;
         jobs_.with_job(id, [&](job_registry::locked& l) { input = wire::worker_input(l.j, cfg_); });
-        json::object body{{"input", std::move(input)},
-                          {"policy", json::object{{"executionTimeout", cfg_.runpod_execution_timeout_ms}, {"ttl", cfg_.runpod_ttl_ms}}}};
+        json::object body{
+            {"input", std::move(input)},
+            {"policy", json::object{{"executionTimeout", cfg_.runpod_execution_timeout_ms}, {"ttl", cfg_.runpod_ttl_ms}}}};
         const std::string text = json::serialize(body);
         progress(id, job_stage::write_capsule, 8, 0, "Submitting to Runpod endpoint " + cfg_.runpod_endpoint_id);
         for (unsigned failures = 0;; ++failures) {
@@ -297,8 +297,9 @@ void runpod_driver::drive(const std::string& id) {
         auto r = call("GET", "/status/" + rp, "", "status");
         if (r.kind != outcome::ok) {
             if (r.kind == outcome::permanent && r.status == 404) {
-                fail(id, "Runpod job " + rp + " not found: it expired or was removed (RUNPOD_TTL_MS=" +
-                                   std::to_string(cfg_.runpod_ttl_ms) + ")");
+                fail(id,
+                     "Runpod job " + rp +
+                         " not found: it expired or was removed (RUNPOD_TTL_MS=" + std::to_string(cfg_.runpod_ttl_ms) + ")");
                 return;
             }
             ++failures;
@@ -326,7 +327,8 @@ void runpod_driver::drive(const std::string& id) {
         }
         if (status == "FAILED") {
             std::string err = "unknown error";
-            if (o.contains("error")) err = o.at("error").is_string() ? std::string(o.at("error").as_string()) : json::serialize(o.at("error"));
+            if (o.contains("error"))
+                err = o.at("error").is_string() ? std::string(o.at("error").as_string()) : json::serialize(o.at("error"));
             fail(id, "Runpod job failed: " + err);
             return;
         }

@@ -32,7 +32,10 @@ struct upload_pipeline::hash_state {
 };
 
 upload_pipeline::upload_pipeline(fs::path part_file, std::uint64_t max_bytes, std::function<void()> wake)
-    : part_(std::move(part_file)), max_bytes_(max_bytes), wake_(std::move(wake)), pipe_(std::make_shared<shared>()),
+    : part_(std::move(part_file)),
+      max_bytes_(max_bytes),
+      wake_(std::move(wake)),
+      pipe_(std::make_shared<shared>()),
       hash_(std::make_unique<hash_state>()) {}
 
 upload_pipeline::~upload_pipeline() {
@@ -54,7 +57,9 @@ void upload_pipeline::cleanup() {
 
 std::optional<api_error> upload_pipeline::start() {
     f_ = std::fopen(part_.c_str(), "wb");
-    if (!f_) return api_error{500, "STAGING_FAILED", "Could not create the staging file " + part_.string() + ": " + std::strerror(errno)};
+    if (!f_)
+        return api_error{500, "STAGING_FAILED",
+                         "Could not create the staging file " + part_.string() + ": " + std::strerror(errno)};
     contract::limits lim;
     lim.max_payload_bytes = max_bytes_;
     lim.keep_file_contents = false;  // checked, not held: the staged file keeps them
@@ -137,8 +142,9 @@ upload_pipeline::acquire_result upload_pipeline::acquire(std::vector<char>& buf)
 bool upload_pipeline::consume(std::vector<char>&& c, std::size_t n) {
     total_ += n;
     if (total_ > max_bytes_) {
-        failure_ = api_error{413, "PAYLOAD_TOO_LARGE",
-                             "The body exceeds the limit of " + std::to_string(max_bytes_) + " bytes (MEMVID_EXPORT_MAX_BODY_BYTES)"};
+        failure_ =
+            api_error{413, "PAYLOAD_TOO_LARGE",
+                      "The body exceeds the limit of " + std::to_string(max_bytes_) + " bytes (MEMVID_EXPORT_MAX_BODY_BYTES)"};
         return false;
     }
     if (n && std::fwrite(c.data(), 1, n, f_) != n) {
@@ -195,9 +201,9 @@ upload_outcome upload_pipeline::finish(bool body_complete) {
     }
     if (out.staged.nodes == 0 || out.staged.relationships == 0) {
         cleanup();
-        out.error = api_error{400, "INVALID_EXPORT_REQUEST", out.staged.nodes == 0
-                                                                 ? "body.nodes is empty: an export needs at least one node"
-                                                                 : "body.relationships is empty: an export needs at least one relationship"};
+        out.error = api_error{400, "INVALID_EXPORT_REQUEST",
+                              out.staged.nodes == 0 ? "body.nodes is empty: an export needs at least one node"
+                                                    : "body.relationships is empty: an export needs at least one relationship"};
         return out;
     }
     out.staged.part_file = part_;

@@ -27,9 +27,9 @@
 namespace mvx::cp {
 
 struct upload_outcome {
-    bool client_left = false;          // the socket failed mid-body: nothing to answer
-    bool body_complete = false;        // every byte of the body was read (keep-alive is safe)
-    std::optional<api_error> error;    // 400 / 413 / 507, or nullopt: staged is ready for admit()
+    bool client_left = false;  // the socket failed mid-body: nothing to answer
+    bool body_complete = false;  // every byte of the body was read (keep-alive is safe)
+    std::optional<api_error> error;  // 400 / 413 / 507, or nullopt: staged is ready for admit()
     staged_body staged;
 };
 

@@ -88,7 +88,9 @@ TEST_CASE("NUL and invalid UTF-8 never reach a frame", "[contract]") {
 
     // Invalid UTF-8 and NUL in file contents: repaired (U+FFFD) and counted.
     std::string content = text;
-    content.replace(content.find("// header"), 9, "// he\xC3\x28" "der\\u0000");
+    content.replace(content.find("// header"), 9,
+                    "// he\xC3\x28"
+                    "der\\u0000");
     auto req = contract::parse_request(content);
     const std::string_view body = *req.file_content("a.rs");
     CHECK(req.repaired_file_content_chars == 2);
@@ -103,12 +105,12 @@ TEST_CASE("unpaired UTF-16 surrogate escapes read as U+FFFD, also across chunks"
     text.replace(text.find("\"main\""), 6, "\"ma\\udc00in\"");
     for (std::size_t chunk : {std::size_t(1), std::size_t(5), std::size_t(7), text.size()}) {
         contract::request_parser p;
-        for (std::size_t i = 0; i < text.size(); i += chunk)
-            p.write(text.data() + i, std::min(chunk, text.size() - i), "p");
+        for (std::size_t i = 0; i < text.size(); i += chunk) p.write(text.data() + i, std::min(chunk, text.size() - i), "p");
         const auto req = p.finish("p");
         INFO("chunk " << chunk);
         CHECK(req.repaired_surrogates == 3);
-        CHECK(*req.file_content("a.rs") == "// h\xEF\xBF\xBD \\ud83d \xF0\x9F\x98\x80 cut\xEF\xBF\xBD\nfn main() {\n    println!(\"hi\");\n}\n");
+        CHECK(*req.file_content("a.rs") ==
+              "// h\xEF\xBF\xBD \\ud83d \xF0\x9F\x98\x80 cut\xEF\xBF\xBD\nfn main() {\n    println!(\"hi\");\n}\n");
         CHECK(req.nodes[1].properties.name == "ma\xEF\xBF\xBDin");
     }
 }

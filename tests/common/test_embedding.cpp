@@ -20,17 +20,17 @@ using namespace mvx::embedding;
 
 namespace {
 
-const char* k_vocab[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "##s", "un", "##able",
-                         "cafe", "!", ",", "x", "##x", "a", "##a", "中", "def", "_", "(", ")", "##ing", "go"};
+const char* k_vocab[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "##s", "un", "##able", "cafe",  "!",
+                         ",",     "x",     "##x",   "a",     "##a",    "中",    "def",   "_",   "(",  ")",      "##ing", "go"};
 constexpr std::size_t kV = sizeof(k_vocab) / sizeof(k_vocab[0]);
 
 struct tiny_model {
     std::size_t H = 8, L = 2, heads = 2, I = 16, P = 32;
     std::string pooling = "cls";  // or "mean"
     bool st_files = true;
-    std::string prefix;           // tensor name prefix, e.g. "bert."
+    std::string prefix;  // tensor name prefix, e.g. "bert."
     dtype as = dtype::f32;
-    std::vector<std::string> drop;                       // tensors to leave out
+    std::vector<std::string> drop;  // tensors to leave out
     std::pair<std::string, std::vector<std::int64_t>> reshape;  // one tensor with a wrong shape
 
     void write(const fs::path& dir, std::uint64_t seed = 7) const {
@@ -137,7 +137,11 @@ std::string st_file(const std::string& header, std::size_t data_bytes) {
 TEST_CASE("safetensors: valid files parse; malformed ones fail naming the problem", "[embedding]") {
     mvx::test::temp_dir d;
     auto p = d.path / "m.safetensors";
-    write_bytes(p, st_file(R"({"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},"b":{"dtype":"I64","shape":[1],"data_offsets":[16,24]},"__metadata__":{"format":"pt"}})", 24));
+    write_bytes(
+        p,
+        st_file(
+            R"({"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},"b":{"dtype":"I64","shape":[1],"data_offsets":[16,24]},"__metadata__":{"format":"pt"}})",
+            24));
     safetensors_file f(p.string());
     REQUIRE(f.find("a"));
     CHECK(f.find("a")->elements() == 4);
@@ -147,11 +151,16 @@ TEST_CASE("safetensors: valid files parse; malformed ones fail naming the proble
         write_bytes(p, st_file(header, bytes));
         return error_of([&] { safetensors_file g(p.string()); });
     };
-    CHECK_THAT(err(R"({"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,12]}})", 12), Catch::Contains("tensor a") && Catch::Contains("12 bytes"));
+    CHECK_THAT(err(R"({"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,12]}})", 12),
+               Catch::Contains("tensor a") && Catch::Contains("12 bytes"));
     CHECK_THAT(err(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8), Catch::Contains("gap"));
-    CHECK_THAT(err(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 4), Catch::Contains("overlapping"));
+    CHECK_THAT(
+        err(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 4),
+        Catch::Contains("overlapping"));
     CHECK_THAT(err(R"({"a":{"dtype":"Q4","shape":[1],"data_offsets":[0,4]}})", 4), Catch::Contains("unknown dtype"));
-    CHECK_THAT(err(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8), Catch::Contains("duplicate key"));
+    CHECK_THAT(
+        err(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8),
+        Catch::Contains("duplicate key"));
     CHECK_THAT(err(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8), Catch::Contains("truncated"));
     CHECK_THAT(err(R"({"a":)", 0), Catch::Contains("invalid JSON"));
     write_bytes(p, std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8));
@@ -201,16 +210,16 @@ TEST_CASE("tokenizer: BERT normalisation, punctuation, WordPiece, specials, trun
     auto ids = [&](const std::string& s, std::size_t max = 0) { return tok.encode(s, max).ids; };
     using V = std::vector<std::int32_t>;
     CHECK(ids("Hello, WORLDS!") == V{2, 5, 12, 6, 7, 11, 3});
-    CHECK(ids("unable café") == V{2, 8, 9, 10, 3});         // ## continuation, accent stripped
+    CHECK(ids("unable café") == V{2, 8, 9, 10, 3});  // ## continuation, accent stripped
     CHECK(ids("xxx") == V{2, 13, 14, 14, 3});
     CHECK(ids("hellox") == V{2, 5, 14, 3});
-    CHECK(ids("hellogo") == V{2, 1, 3});                     // no ##go piece -> the whole word is [UNK]
-    CHECK(ids(std::string(101, 'x')) == V{2, 1, 3});         // longer than 100 chars -> [UNK]
+    CHECK(ids("hellogo") == V{2, 1, 3});  // no ##go piece -> the whole word is [UNK]
+    CHECK(ids(std::string(101, 'x')) == V{2, 1, 3});  // longer than 100 chars -> [UNK]
     CHECK(ids(std::string(100, 'x')).size() == 102);
-    CHECK(ids("a中a") == V{2, 15, 17, 15, 3});                // CJK split off
-    CHECK(ids("hello[MASK]world") == V{2, 5, 4, 6, 3});      // special token matched in raw text
-    CHECK(ids("\x01hello\tworld") == V{2, 5, 6, 3});          // control removed, tab splits
-    CHECK(ids("hel\xe2\x80\x8blo") == V{2, 5, 3});              // zero-width space removed, joins
+    CHECK(ids("a中a") == V{2, 15, 17, 15, 3});  // CJK split off
+    CHECK(ids("hello[MASK]world") == V{2, 5, 4, 6, 3});  // special token matched in raw text
+    CHECK(ids("\x01hello\tworld") == V{2, 5, 6, 3});  // control removed, tab splits
+    CHECK(ids("hel\xe2\x80\x8blo") == V{2, 5, 3});  // zero-width space removed, joins
     CHECK(ids("") == V{2, 3});
     auto e = tok.encode("hello world hello world", 4);
     CHECK(e.ids == V{2, 5, 6, 3});
@@ -228,7 +237,8 @@ TEST_CASE("CPU forward: ragged batches equal one-by-one, pooling and normalisati
     CHECK(eng->model().pool() == pooling::cls);
     CHECK(eng->model().max_length() == 16);
     CHECK(eng->model().load_stats().tensors_skipped == 1);  // pooler.dense.weight
-    std::vector<std::string> texts = {"hello world", "unable", "", "xxx hello, world! a 中 go", "hello world hello world hello world"};
+    std::vector<std::string> texts = {"hello world", "unable", "", "xxx hello, world! a 中 go",
+                                      "hello world hello world hello world"};
     std::vector<float> all;
     eng->embed(texts, all);
     REQUIRE(all.size() == texts.size() * 8);
@@ -293,4 +303,17 @@ TEST_CASE("model ids resolve to memvid's names", "[embedding]") {
     CHECK(resolve_model_id("model", "nreimers/MiniLM-L6-H384-uncased") == "nreimers/MiniLM-L6-H384-uncased");
     CHECK(resolve_model_id("all-MiniLM-L6-v2", "nreimers/MiniLM-L6-H384-uncased") == "sentence-transformers/all-MiniLM-L6-v2");
     CHECK(resolve_model_id("my-model", "/abs/path/") == "my-model");
+}
+
+TEST_CASE("CUDA module: the engine finds and loads it only when a GPU may be used", "[embedding]") {
+    // With device cpu the module is never loaded; probing loads it (beside this
+    // binary when the build has one) and reports why there is no GPU here.
+    const auto r = probe_devices();
+#if MVX_TEST_CUDA_MODULE
+    CHECK(r.cuda_compiled);  // libmvx-cuda.so was found beside the test binary and is this build's
+    if (!r.cuda_present) CHECK_THAT(r.reason, Catch::StartsWith("no usable CUDA device"));
+#else
+    CHECK_FALSE(r.cuda_compiled);
+    CHECK_THAT(r.reason, Catch::Contains("no CUDA backend"));
+#endif
 }

@@ -56,7 +56,6 @@ mv2::writer_summary write_docs(const std::filesystem::path& p, const std::vector
 
 }  // namespace
 
-
 TEST_CASE("writer -> validating reader round trip, 1,000 frames with 384-d vectors", "[mv2]") {
     test::temp_dir dir;
     const auto docs = make_docs(1000, 384, 7);
@@ -195,11 +194,11 @@ TEST_CASE("golden: golden1.json is written byte for byte like the reference file
 }
 
 TEST_CASE("search_text uses the reader's augmented layout", "[mv2]") {
-    const auto s = mv2::cli_search_text("  body text \n", "T", "mv2://x", "tr", {"a", "b"}, {"L"},
-                                        {{"k", "v"}, {"empty", " "}});
-    CHECK(s == "body text\ntitle: T\nuri: mv2://x\ntrack: tr\ntags: a b\nlabels: L\nk: v\nmetadata: "
-               "{\"mime\":\"text/plain\",\"bytes\":null,\"hash\":null,\"width\":null,\"height\":null,"
-               "\"colors\":null,\"caption\":null,\"exif\":null,\"audio\":null,\"media\":null}");
+    const auto s = mv2::cli_search_text("  body text \n", "T", "mv2://x", "tr", {"a", "b"}, {"L"}, {{"k", "v"}, {"empty", " "}});
+    CHECK(s ==
+          "body text\ntitle: T\nuri: mv2://x\ntrack: tr\ntags: a b\nlabels: L\nk: v\nmetadata: "
+          "{\"mime\":\"text/plain\",\"bytes\":null,\"hash\":null,\"width\":null,\"height\":null,"
+          "\"colors\":null,\"caption\":null,\"exif\":null,\"audio\":null,\"media\":null}");
 }
 
 TEST_CASE("native lexical tokens and sections follow memvid's rules", "[mv2]") {

@@ -6,8 +6,8 @@
 #include "fake_http_server.hpp"
 #include "test_helpers.hpp"
 
-#include <catch2/catch.hpp>
 #include <sqlite3.h>
+#include <catch2/catch.hpp>
 
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -33,7 +33,9 @@ run_result run_worker(const std::vector<std::string>& args, rlim_t fsize = RLIM_
         ::dup2(fds[1], 1);
         ::close(fds[0]);
         if (fsize != RLIM_INFINITY) {
-            struct rlimit rl{fsize, fsize};
+            struct rlimit rl {
+                fsize, fsize
+            };
             ::setrlimit(RLIMIT_FSIZE, &rl);
         }
         std::vector<char*> argv;
@@ -130,7 +132,8 @@ TEST_CASE("refs: file:// URLs, '..' and confinement", "[pack]") {
     std::filesystem::create_symlink("/etc", dir.path / "root/link");
     const auto root = std::optional<std::filesystem::path>(dir.path / "root");
     CHECK_NOTHROW(pack::resolve_ref((dir.path / "root/in/p.json").string(), "p", root, true));
-    CHECK_THROWS_WITH(pack::resolve_ref((dir.path / "root/../x").string(), "p", root, true), Contains("outside the allowed root"));
+    CHECK_THROWS_WITH(pack::resolve_ref((dir.path / "root/../x").string(), "p", root, true),
+                      Contains("outside the allowed root"));
     CHECK_THROWS_WITH(pack::resolve_ref((dir.path / "root/link/passwd").string(), "p", root, true),
                       Contains("outside the allowed root"));
 }
@@ -147,12 +150,12 @@ TEST_CASE("time parsing", "[pack]") {
 TEST_CASE("worker CLI: a good pack prints the result line", "[cli]") {
     test::temp_dir dir;
     const auto payload = dir.write("p.json", test::to_text(test::sample_payload()));
-    auto r = run_worker({"pack", "--payload-ref", payload.string(), "--output-prefix", (dir.path / "out").string(),
-                         "--job-id", "j1", "--created-at", "2026-01-01T00:00:00Z"});
+    auto r = run_worker({"pack", "--payload-ref", payload.string(), "--output-prefix", (dir.path / "out").string(), "--job-id",
+                         "j1", "--created-at", "2026-01-01T00:00:00Z"});
     REQUIRE(r.code == 0);
     const auto v = json::parse(r.out).as_object();
-    for (const char* k : {"backend", "jobId", "fileName", "artifactPath", "artifactRef", "sizeBytes", "frames",
-                          "embeddingMode", "embeddingProvider", "embeddingModel", "sidecar", "timings"})
+    for (const char* k : {"backend", "jobId", "fileName", "artifactPath", "artifactRef", "sizeBytes", "frames", "embeddingMode",
+                          "embeddingProvider", "embeddingModel", "sidecar", "timings"})
         CHECK(v.contains(k));
     CHECK(v.at("frames").as_int64() == 10);
     CHECK(v.at("fileName").as_string() == "demo-gitnexus-mem_capsule-2026-01-01.mv2");
@@ -161,8 +164,8 @@ TEST_CASE("worker CLI: a good pack prints the result line", "[cli]") {
     CHECK(v.at("sidecar").at("status").as_string() == "ready");
     // runpod-execute is the same command, and the output is reproducible.
     const std::string first = test::read_file(std::string(v.at("artifactPath").as_string()));
-    auto r2 = run_worker({"runpod-execute", "--payload-ref", payload.string(), "--output-prefix",
-                          (dir.path / "out2").string(), "--created-at", "1767225600"});
+    auto r2 = run_worker({"runpod-execute", "--payload-ref", payload.string(), "--output-prefix", (dir.path / "out2").string(),
+                          "--created-at", "1767225600"});
     REQUIRE(r2.code == 0);
     const auto v2 = json::parse(r2.out).as_object();
     CHECK(test::read_file(std::string(v2.at("artifactPath").as_string())) == first);
@@ -188,18 +191,33 @@ TEST_CASE("worker CLI: bad input gives its error and leaves no capsule or sideca
     bad_utf8.replace(bad_utf8.find("\"Cluster_0\""), 11, "\"Clu\xC3\x28ster\"");
     std::vector<bad_case> cases = {
         {"truncated", good.substr(0, good.size() - 40), "INVALID_PAYLOAD", "truncated", {}},
-        {"wrong type", with([](json::value& v) { v.at("nodes").at(0).as_object()["label"] = 3; }), "INVALID_PAYLOAD",
-         "nodes[0].label: expected string, got number", {}},
+        {"wrong type",
+         with([](json::value& v) { v.at("nodes").at(0).as_object()["label"] = 3; }),
+         "INVALID_PAYLOAD",
+         "nodes[0].label: expected string, got number",
+         {}},
         {"nul byte", nul, "INVALID_PAYLOAD", "invalid JSON at byte", {}},
         {"invalid utf-8", bad_utf8, "INVALID_PAYLOAD", "nodes[2].properties.name: invalid UTF-8", {}},
-        {"duplicate ids", with([](json::value& v) { v.at("nodes").at(1).as_object()["id"] = "File:a.rs"; }),
-         "INVALID_PAYLOAD", "duplicate node id", {}},
-        {"unknown node", with([](json::value& v) { v.at("relationships").at(0).as_object()["sourceId"] = "ghost"; }),
-         "INVALID_PAYLOAD", "relationships[0].sourceId: unknown node id \"ghost\"", {}},
-        {"base name path", with([](json::value& v) { v.at("source").as_object()["baseName"] = "../evil"; }),
-         "INVALID_PAYLOAD", "source.baseName", {}},
-        {"semantic without embedder", with([](json::value& v) { v.at("options").as_object()["semanticEnabled"] = true; }),
-         "EMBEDDER_NOT_CONFIGURED", "provider=nvidia requires NVIDIA_API_KEY", {}},
+        {"duplicate ids",
+         with([](json::value& v) { v.at("nodes").at(1).as_object()["id"] = "File:a.rs"; }),
+         "INVALID_PAYLOAD",
+         "duplicate node id",
+         {}},
+        {"unknown node",
+         with([](json::value& v) { v.at("relationships").at(0).as_object()["sourceId"] = "ghost"; }),
+         "INVALID_PAYLOAD",
+         "relationships[0].sourceId: unknown node id \"ghost\"",
+         {}},
+        {"base name path",
+         with([](json::value& v) { v.at("source").as_object()["baseName"] = "../evil"; }),
+         "INVALID_PAYLOAD",
+         "source.baseName",
+         {}},
+        {"semantic without embedder",
+         with([](json::value& v) { v.at("options").as_object()["semanticEnabled"] = true; }),
+         "EMBEDDER_NOT_CONFIGURED",
+         "provider=nvidia requires NVIDIA_API_KEY",
+         {}},
         {"job id escape", good, "INVALID_ARGUMENT", "job id \"../x\" is invalid", {"--job-id", "../x"}},
     };
     for (const auto& c : cases) {
@@ -304,7 +322,7 @@ TEST_CASE("pack with an embedder: every frame gets its vector and the identity k
         CHECK(cap.vector(i) == want);
         const auto has = [&](const char* k, const char* val) {
             return std::find(f.extra_metadata.begin(), f.extra_metadata.end(), std::pair<std::string, std::string>(k, val)) !=
-                   f.extra_metadata.end();
+                f.extra_metadata.end();
         };
         CHECK(has("memvid.embedding.provider", "fastembed"));
         CHECK(has("memvid.embedding.model", "BAAI/bge-small-en-v1.5"));
@@ -332,9 +350,9 @@ TEST_CASE("worker CLI: a semantic export through an external provider (env confi
     });
     ::setenv("OPENAI_API_KEY", "sk-cli-test", 1);
     ::setenv("OPENAI_EMBED_BASE_URL", (server.base_url() + "/v1/").c_str(), 1);
-    auto r = run_worker({"pack", "--payload-ref", payload.string(), "--output-prefix", (dir.path / "out").string(),
-                         "--embedding-mode", "external_api", "--embedding-provider", "openai", "--embedding-model",
-                         "text-embedding-3-small"});
+    auto r =
+        run_worker({"pack", "--payload-ref", payload.string(), "--output-prefix", (dir.path / "out").string(), "--embedding-mode",
+                    "external_api", "--embedding-provider", "openai", "--embedding-model", "text-embedding-3-small"});
     ::unsetenv("OPENAI_API_KEY");
     ::unsetenv("OPENAI_EMBED_BASE_URL");
     REQUIRE(r.code == 0);

@@ -11,10 +11,10 @@
 #include <tuple>
 
 #include "common/core/error.hpp"
-#include "common/providers/catalog.hpp"
-#include "common/providers/providers.hpp"
 #include "common/mv2/reader.hpp"
 #include "common/pack/pack.hpp"
+#include "common/providers/catalog.hpp"
+#include "common/providers/providers.hpp"
 #include "tests/common/fake_http_server.hpp"
 #include "tests/common/test_helpers.hpp"
 
@@ -25,8 +25,8 @@ using providers::provider_embedder;
 
 namespace {
 
-constexpr std::size_t kDim = 12;
-const std::string kKey = "sk-test-SECRET-0123456789";
+constexpr std::size_t k_dim = 12;
+const std::string k_key = "sk-test-SECRET-0123456789";
 
 // Answers like the real API shape: OpenAI/NVIDIA/Voyage {data:[{embedding,index}]}
 // (given in reverse order, so that `index` matters), Ollama {embeddings:[...]} or
@@ -36,11 +36,12 @@ test::fake_response answer(const std::string& shape, const test::fake_request& r
     const auto& o = body.as_object();
     json::object out;
     if (shape == "ollama-legacy") {
-        auto v = test::fake_vector(std::string(o.at("prompt").as_string()), kDim);
+        auto v = test::fake_vector(std::string(o.at("prompt").as_string()), k_dim);
         out["embedding"] = json::value_from(v);
     } else if (shape == "ollama") {
         json::array rows;
-        for (const auto& t : o.at("input").as_array()) rows.push_back(json::value_from(test::fake_vector(std::string(t.as_string()), kDim)));
+        for (const auto& t : o.at("input").as_array())
+            rows.push_back(json::value_from(test::fake_vector(std::string(t.as_string()), k_dim)));
         out["embeddings"] = std::move(rows);
     } else {
         const auto& in = o.at("input").as_array();
@@ -49,7 +50,7 @@ test::fake_response answer(const std::string& shape, const test::fake_request& r
             json::object item;
             item["object"] = "embedding";
             item["index"] = i;
-            item["embedding"] = json::value_from(test::fake_vector(std::string(in[i].as_string()), kDim));
+            item["embedding"] = json::value_from(test::fake_vector(std::string(in[i].as_string()), k_dim));
             data.push_back(std::move(item));
         }
         out["data"] = std::move(data);
@@ -63,7 +64,7 @@ provider_config config_for(const std::string& provider, const std::string& base)
     c.provider = provider;
     c.mode = provider == "ollama" ? "runpod_gpu" : "external_api";
     c.model = providers::default_model(provider);
-    c.api_key = provider == "ollama" ? "" : kKey;
+    c.api_key = provider == "ollama" ? "" : k_key;
     c.base_url = base;
     c.batch_size = 4;
     c.concurrency = 3;
@@ -123,9 +124,9 @@ TEST_CASE("providers: each API shape gets the right requests; capsules hold its 
             test::temp_dir dir;
             auto p = pack_with(emb, dir);
             REQUIRE(p.result.vectors == p.result.frames);
-            for (std::size_t i = 0; i < p.texts.size(); ++i) CHECK(p.vectors[i] == test::fake_vector(p.texts[i], kDim));
+            for (std::size_t i = 0; i < p.texts.size(); ++i) CHECK(p.vectors[i] == test::fake_vector(p.texts[i], k_dim));
             CHECK(emb.id().provider == provider);
-            CHECK(emb.id().dimension == kDim);
+            CHECK(emb.id().dimension == k_dim);
             CHECK(p.result.embedding_identity_provider == provider);
 
             auto reqs = server.requests();
@@ -149,7 +150,7 @@ TEST_CASE("providers: each API shape gets the right requests; capsules hold its 
                     }
                 } else {
                     CHECK(r.target == "/v1/embeddings");
-                    CHECK(r.header("Authorization") == "Bearer " + kKey);
+                    CHECK(r.header("Authorization") == "Bearer " + k_key);
                     const auto& in = b.at("input").as_array();
                     CHECK(in.size() <= 4);
                     inputs += in.size();
@@ -175,7 +176,7 @@ TEST_CASE("providers: transient faults are retried and every vector lands in pla
     auto want = [&] {
         std::vector<float> w;
         for (const auto& t : texts) {
-            auto v = test::fake_vector(t, kDim);
+            auto v = test::fake_vector(t, k_dim);
             w.insert(w.end(), v.begin(), v.end());
         }
         return w;
@@ -225,14 +226,14 @@ TEST_CASE("providers: transient faults are retried and every vector lands in pla
         CHECK(emb.counters().retries == 1);
     }
     SECTION("a server that keeps failing ends with its last error, not a hang") {
-        test::fake_http_server server([&](const test::fake_request&, std::size_t) {
-            return test::reply(503, R"({"error":"overloaded"})");
-        });
+        test::fake_http_server server(
+            [&](const test::fake_request&, std::size_t) { return test::reply(503, R"({"error":"overloaded"})"); });
         auto cfg = config_for("openai", server.base_url());
         cfg.max_attempts = 3;
         std::vector<float> out;
         provider_embedder emb(cfg);
-        CHECK_THAT(error_of([&] { emb.embed(texts, out); }), Catch::Contains("after 3 attempts") && Catch::Contains("overloaded"));
+        CHECK_THAT(error_of([&] { emb.embed(texts, out); }),
+                   Catch::Contains("after 3 attempts") && Catch::Contains("overloaded"));
     }
 }
 
@@ -252,10 +253,11 @@ TEST_CASE("providers: permanent faults fail fast with the provider's words and n
     SECTION("401: the provider's error text, one request, the key never shown") {
         auto [msg, n] = run([](const test::fake_request& r, std::size_t) {
             // A provider that echoes the key it got must not get it into our error.
-            return test::reply(401, R"({"error":{"message":"Incorrect API key provided: )" + r.header("Authorization") + R"("}})");
+            return test::reply(401,
+                               R"({"error":{"message":"Incorrect API key provided: )" + r.header("Authorization") + R"("}})");
         });
         CHECK_THAT(msg, Catch::Contains("HTTP 401") && Catch::Contains("Incorrect API key provided"));
-        CHECK(msg.find(kKey) == std::string::npos);
+        CHECK(msg.find(k_key) == std::string::npos);
         CHECK(n == 1);
     }
     SECTION("malformed JSON") {
@@ -316,7 +318,7 @@ TEST_CASE("providers over HTTPS: the peer is verified against the CA store and t
     auto make_cert = [&](const std::string& name, const std::string& san) {
         const auto cert = (dir.path / (name + ".pem")).string(), key = (dir.path / (name + ".key")).string();
         const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -keyout " + key + " -out " + cert +
-                                " -days 1 -subj /CN=" + name + " -addext subjectAltName=" + san + " >/dev/null 2>&1";
+            " -days 1 -subj /CN=" + name + " -addext subjectAltName=" + san + " >/dev/null 2>&1";
         REQUIRE(std::system(cmd.c_str()) == 0);
         return std::make_pair(cert, key);
     };
@@ -325,8 +327,10 @@ TEST_CASE("providers over HTTPS: the peer is verified against the CA store and t
     std::vector<std::string> texts = {"alpha", "beta", "gamma"};
     auto embed_via = [&](const std::string& cert, const std::string& key, const char* ca_file) {
         test::fake_http_server server([](const test::fake_request& r, std::size_t) { return answer("openai", r); }, cert, key);
-        if (ca_file) ::setenv("SSL_CERT_FILE", ca_file, 1);
-        else ::unsetenv("SSL_CERT_FILE");
+        if (ca_file)
+            ::setenv("SSL_CERT_FILE", ca_file, 1);
+        else
+            ::unsetenv("SSL_CERT_FILE");
         auto cfg = config_for("openai", "https://localhost:" + std::to_string(server.port()) + "/v1");
         provider_embedder emb(cfg);
         std::vector<float> out;
@@ -337,7 +341,7 @@ TEST_CASE("providers over HTTPS: the peer is verified against the CA store and t
     {  // trusted (the CA file stands in for the system store), name matches
         auto [msg, out, n] = embed_via(good_cert, good_key, good_cert.c_str());
         CHECK(msg == "<no error>");
-        CHECK(out.size() == texts.size() * kDim);
+        CHECK(out.size() == texts.size() * k_dim);
         CHECK(n == 1);
     }
     {  // the default store does not know the self-signed certificate

@@ -1,5 +1,5 @@
 // The real worker binary against a local Beast server playing the Runpod job
-// service as ../shared/specs/runpod.md describes it: take / done / ping / stop
+// service as docs/runpod-protocol.md describes it: take / done / ping / stop
 // URLs with placeholders and query strings, raw Authorization, faults.
 #include <catch2/catch.hpp>
 
@@ -11,13 +11,13 @@
 
 #include <chrono>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <map>
-#include <tuple>
-#include <filesystem>
 #include <mutex>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "common/mv2/reader.hpp"
 #include "tests/common/fake_http_server.hpp"
@@ -32,16 +32,16 @@ namespace {
 
 struct job_service {
     std::mutex mu;
-    std::deque<std::string> queue;               // job JSON bodies to hand out
+    std::deque<std::string> queue;  // job JSON bodies to hand out
     std::vector<std::pair<std::string, std::string>> done;  // (job id, body) of every done post, in order
-    std::vector<std::string> pings;              // ping targets
+    std::vector<std::string> pings;  // ping targets
     std::vector<std::string> takes;
     std::set<std::string> to_stop;
-    int done_failures = 0;                       // answer 500 to this many done posts (final ones)
-    int take_429 = 0;                            // answer 429 to this many takes
-    int delivered = 0;                           // final posts answered 200
+    int done_failures = 0;  // answer 500 to this many done posts (final ones)
+    int take_429 = 0;  // answer 429 to this many takes
+    int delivered = 0;  // final posts answered 200
 
-    std::string slow_payload;                    // served at /payload/slow after 1.5 s
+    std::string slow_payload;  // served at /payload/slow after 1.5 s
 
     test::fake_response handle(const test::fake_request& r) {
         if (r.target == "/payload/slow") {
@@ -178,7 +178,8 @@ TEST_CASE("runpod worker: jobs from both fixtures, faults, and the service's own
     test::fake_http_server server([&](const test::fake_request& r, std::size_t) { return svc.handle(r); });
     svc.take_429 = 2;
     svc.done_failures = 2;  // the first job's result meets two 500s
-    svc.queue.push_back(job_json("rp-hexyl", input_for(staging.path / "hexyl.json.zst", staging.path / "out-hexyl", "job-hexyl")));
+    svc.queue.push_back(
+        job_json("rp-hexyl", input_for(staging.path / "hexyl.json.zst", staging.path / "out-hexyl", "job-hexyl")));
     {  // camelCase spelling, as the original control plane sent it
         json::object i;
         i["jobId"] = "job-memvid";
@@ -217,9 +218,10 @@ TEST_CASE("runpod worker: jobs from both fixtures, faults, and the service's own
         // memvid's own reader opens it and its deep verification passes.
         if (fs::exists(MVX_PYTHON_BIN)) {
             const std::string cmd = std::string("MEMVID_TELEMETRY=0 ") + MVX_PYTHON_BIN +
-                                    " -c \"import memvid_sdk,sys; m=memvid_sdk.use('basic', sys.argv[1], read_only=True); "
-                                    "sys.exit(0 if m.verify(sys.argv[1], deep=True)['overall_status']=='passed' "
-                                    "and m.stats()['frame_count']>0 else 1)\" " + path + " >/dev/null 2>&1";
+                " -c \"import memvid_sdk,sys; m=memvid_sdk.use('basic', sys.argv[1], read_only=True); "
+                "sys.exit(0 if m.verify(sys.argv[1], deep=True)['overall_status']=='passed' "
+                "and m.stats()['frame_count']>0 else 1)\" " +
+                path + " >/dev/null 2>&1";
             CHECK(std::system(cmd.c_str()) == 0);
         }
     }
@@ -234,8 +236,10 @@ TEST_CASE("runpod worker: jobs from both fixtures, faults, and the service's own
             if (j != "rp-memvid") continue;
             const bool is_progress = b.find("\"IN_PROGRESS\"") != std::string::npos;
             progress += is_progress;
-            if (!is_progress) seen_final = true;
-            else if (seen_final) progress_after_final = true;
+            if (!is_progress)
+                seen_final = true;
+            else if (seen_final)
+                progress_after_final = true;
         }
         CHECK(progress >= 3);
         CHECK(!progress_after_final);
@@ -268,12 +272,14 @@ TEST_CASE("runpod worker: jobs from both fixtures, faults, and the service's own
         svc.queue.push_back(job_json("rp-stopped", i));
         svc.queue.push_back(job_json("rp-after", input_for(staging.path / "hexyl.json.zst", staging.path / "out-a", "job-a")));
     }
-    REQUIRE(wait_for([&] {
-        std::lock_guard<std::mutex> lock(svc.mu);
-        for (const auto& [j, b] : svc.done)
-            if (j == "rp-stopped") return true;  // its first progress post: it is running
-        return false;
-    }, 60s));
+    REQUIRE(wait_for(
+        [&] {
+            std::lock_guard<std::mutex> lock(svc.mu);
+            for (const auto& [j, b] : svc.done)
+                if (j == "rp-stopped") return true;  // its first progress post: it is running
+            return false;
+        },
+        60s));
     {
         std::lock_guard<std::mutex> lock(svc.mu);
         svc.to_stop.insert("rp-stopped");
@@ -294,10 +300,12 @@ TEST_CASE("runpod worker: SIGTERM mid-job finishes or cancels it, posts, and exi
     test::fake_http_server server([&](const test::fake_request& r, std::size_t) { return svc.handle(r); });
     svc.queue.push_back(job_json("rp-term", input_for(staging.path / "memvid.json.zst", staging.path / "out", "job-term")));
     const pid_t pid = spawn_worker(server.base_url(), staging.path, {"MEMVID_WORKER_GRACE_MS=10000"});
-    REQUIRE(wait_for([&] {
-        std::lock_guard<std::mutex> lock(svc.mu);
-        return !svc.done.empty();  // a progress post: the job runs
-    }, 60s));
+    REQUIRE(wait_for(
+        [&] {
+            std::lock_guard<std::mutex> lock(svc.mu);
+            return !svc.done.empty();  // a progress post: the job runs
+        },
+        60s));
     ::kill(pid, SIGTERM);
     CHECK(wait_exit(pid, 40s) == 0);
     auto f = svc.finals("rp-term");

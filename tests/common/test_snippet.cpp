@@ -79,9 +79,12 @@ TEST_CASE("compact contents: every node whose lines were sent gets its real line
     std::vector<std::string> file_lines;
     for (int i = 0; i < 600; ++i) {
         const int kind = static_cast<int>(rng() % 5);
-        if (kind == 0) file_lines.push_back("");
-        else if (kind == 1) file_lines.push_back("    let v" + std::to_string(i) + " = " + std::to_string(i * 7) + ";");
-        else file_lines.push_back("fn item_" + std::to_string(i) + "() {}  // line " + std::to_string(i));
+        if (kind == 0)
+            file_lines.push_back("");
+        else if (kind == 1)
+            file_lines.push_back("    let v" + std::to_string(i) + " = " + std::to_string(i * 7) + ";");
+        else
+            file_lines.push_back("fn item_" + std::to_string(i) + "() {}  // line " + std::to_string(i));
     }
     // Force blank lines just before several range starts (trim() removes them).
     for (int at : {29, 30, 31, 179, 180, 399}) file_lines[at] = "";
@@ -92,7 +95,7 @@ TEST_CASE("compact contents: every node whose lines were sent gets its real line
     }
     json::array nodes, ranges_json;
     std::vector<std::pair<int, int>> ranges;
-    const std::vector<std::pair<int, int>> spans = {{0, 0}, {52, 60}, {60, 75}, {200, 230}, {201, 205}, {300, 302},
+    const std::vector<std::pair<int, int>> spans = {{0, 0},     {52, 60},   {60, 75},   {200, 230}, {201, 205}, {300, 302},
                                                     {420, 440}, {500, 501}, {560, 590}, {590, 599}, {100, 120}};
     std::size_t k = 0;
     for (auto [s, e] : spans) {
@@ -109,11 +112,14 @@ TEST_CASE("compact contents: every node whose lines were sent gets its real line
     for (auto [s, e] : spans) {
         const std::string& first = file_lines[s];
         std::string name;
-        if (auto f = first.find("fn "); f != std::string::npos) name = first.substr(f + 3, first.find('(') - f - 3);
-        else name = first.substr(first.find("let ") + 4, first.find(" =") - first.find("let ") - 4);
-        nodes.push_back(json::object{{"id", "n" + std::to_string(k)}, {"label", "Function"},
-                                     {"properties", json::object{{"name", name}, {"filePath", "big.rs"},
-                                                                 {"startLine", s}, {"endLine", e}}}});
+        if (auto f = first.find("fn "); f != std::string::npos)
+            name = first.substr(f + 3, first.find('(') - f - 3);
+        else
+            name = first.substr(first.find("let ") + 4, first.find(" =") - first.find("let ") - 4);
+        nodes.push_back(
+            json::object{{"id", "n" + std::to_string(k)},
+                         {"label", "Function"},
+                         {"properties", json::object{{"name", name}, {"filePath", "big.rs"}, {"startLine", s}, {"endLine", e}}}});
         ranges.emplace_back(s, e);
         ++k;
     }
@@ -158,10 +164,13 @@ TEST_CASE("compact contents cut by the size limit keep only whole known lines", 
     REQUIRE(compact.size() > 2000);
     json::array nodes;
     for (std::size_t i = 0; i < spans.size(); ++i)
-        nodes.push_back(json::object{{"id", "n" + std::to_string(i)}, {"label", "Function"},
-                                     {"properties", json::object{{"name", "line number " + std::to_string(spans[i].first)},
-                                                                 {"filePath", "f.txt"}, {"startLine", spans[i].first},
-                                                                 {"endLine", spans[i].second}}}});
+        nodes.push_back(json::object{{"id", "n" + std::to_string(i)},
+                                     {"label", "Function"},
+                                     {"properties",
+                                      json::object{{"name", "line number " + std::to_string(spans[i].first)},
+                                                   {"filePath", "f.txt"},
+                                                   {"startLine", spans[i].first},
+                                                   {"endLine", spans[i].second}}}});
     auto v = test::sample_payload();
     v.as_object()["nodes"] = nodes;
     v.as_object()["relationships"] = json::array{};

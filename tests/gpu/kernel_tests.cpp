@@ -92,7 +92,8 @@ void test_ops(cuda::dtype t) {
         E::cpu::embed_layernorm(ids.data(), cu.data(), n, word.data(), pe.data(), ty.data(), gam.data(), bet.data(), H, 1e-12f,
                                 ref.data());
         auto dw = cuda::upload_as(t, word.data(), word.size()), dp = cuda::upload_as(t, pe.data(), pe.size()),
-             dt = cuda::upload_as(t, ty.data(), H), dg = cuda::upload_as(t, gam.data(), H), db = cuda::upload_as(t, bet.data(), H);
+             dt = cuda::upload_as(t, ty.data(), H), dg = cuda::upload_as(t, gam.data(), H),
+             db = cuda::upload_as(t, bet.data(), H);
         auto di = i32(ids), dpos = i32(pos);
         cuda::device_buffer out(T * H * cuda::dtype_bytes(t));
         cuda::embed_layernorm(t, static_cast<const std::int32_t*>(di.get()), static_cast<const std::int32_t*>(dpos.get()), T,
@@ -119,7 +120,8 @@ void test_ops(cuda::dtype t) {
             for (std::size_t j = 0; j < H; ++j) yb[r * H + j] += b[j];
         E::cpu::add_layernorm(ref.data(), yb.data(), T, H, gam.data(), bet.data(), 1e-12f);
         auto dx = cuda::upload_as(t, x.data(), x.size()), dy = cuda::upload_as(t, y.data(), y.size()),
-             dbias = cuda::upload_as(t, b.data(), H), dg = cuda::upload_as(t, gam.data(), H), db = cuda::upload_as(t, bet.data(), H);
+             dbias = cuda::upload_as(t, b.data(), H), dg = cuda::upload_as(t, gam.data(), H),
+             db = cuda::upload_as(t, bet.data(), H);
         cuda::add_bias_layernorm(t, dx.get(), dy.get(), dbias.get(), dg.get(), db.get(), T, H, 1e-12f, nullptr);
         cuda::download_f32(t, dx.get(), T * H, got.data());
         report("add_bias_layernorm", t, compare(got, ref));
@@ -172,7 +174,9 @@ void test_backend(const std::string& folder, const std::string& precision, doubl
     std::string longer;
     for (int i = 0; i < 200; ++i) longer += "struct Frame { id: u64, uri: String } impl Frame { fn new() } ";
     texts.push_back(longer);
-    for (int i = 0; i < 40; ++i) texts.push_back("function number " + std::to_string(i) + " parses the config file " + std::string(std::size_t(i) * 3, 'x'));
+    for (int i = 0; i < 40; ++i)
+        texts.push_back("function number " + std::to_string(i) + " parses the config file " +
+                        std::string(std::size_t(i) * 3, 'x'));
     std::vector<float> a, b;
     cpu->embed(texts, a);
     gpu->embed(texts, b);

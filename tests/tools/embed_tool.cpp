@@ -61,7 +61,8 @@ std::vector<std::string> read_texts(const std::string& path) {
     std::vector<std::string> out;
     std::size_t at = 0;
     while (at < all.size()) {
-        if (at + 4 > all.size()) throw mvx::error(mvx::error_kind::invalid_input, "INVALID_ARGUMENT", path + ": truncated length");
+        if (at + 4 > all.size())
+            throw mvx::error(mvx::error_kind::invalid_input, "INVALID_ARGUMENT", path + ": truncated length");
         std::uint32_t n = 0;
         for (int i = 3; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(all[at + std::size_t(i)]);
         at += 4;
@@ -89,16 +90,20 @@ double peak_rss_mb() {
     return double(ru.ru_maxrss) / 1024.0;
 }
 
-double now_ms() {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double now_ms() { return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 std::string json_escape(const std::string& s) {
     std::string o;
     for (char c : s) {
-        if (c == '"' || c == '\\') { o += '\\'; o += c; }
-        else if (static_cast<unsigned char>(c) < 0x20) { char b[8]; std::snprintf(b, sizeof b, "\\u%04x", c); o += b; }
-        else o += c;
+        if (c == '"' || c == '\\') {
+            o += '\\';
+            o += c;
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+            char b[8];
+            std::snprintf(b, sizeof b, "\\u%04x", c);
+            o += b;
+        } else
+            o += c;
     }
     return o;
 }
@@ -132,11 +137,12 @@ int cmd_embed() {
     std::ofstream out(need("out"), std::ios::binary);
     out.write(reinterpret_cast<const char*>(v.data()), std::streamsize(v.size() * sizeof(float)));
     auto s = e->stats();
-    std::printf("{\"texts\":%zu,\"dimension\":%zu,\"tokens\":%zu,\"truncatedTexts\":%zu,\"truncatedTokens\":%zu,"
-                "\"backend\":\"%s\",\"precision\":\"%s\",\"device\":\"%s\",\"model\":\"%s\",\"loadMs\":%.1f,\"embedMs\":%.1f}\n",
-                texts.size(), e->id().dimension, s.tokens, s.truncated_texts, s.truncated_tokens, e->compute().name().c_str(),
-                e->compute().precision().c_str(), json_escape(e->compute().device()).c_str(), json_escape(e->id().model).c_str(),
-                t_load, t_embed);
+    std::printf(
+        "{\"texts\":%zu,\"dimension\":%zu,\"tokens\":%zu,\"truncatedTexts\":%zu,\"truncatedTokens\":%zu,"
+        "\"backend\":\"%s\",\"precision\":\"%s\",\"device\":\"%s\",\"model\":\"%s\",\"loadMs\":%.1f,\"embedMs\":%.1f}\n",
+        texts.size(), e->id().dimension, s.tokens, s.truncated_texts, s.truncated_tokens, e->compute().name().c_str(),
+        e->compute().precision().c_str(), json_escape(e->compute().device()).c_str(), json_escape(e->id().model).c_str(), t_load,
+        t_embed);
     return 0;
 }
 
@@ -184,14 +190,15 @@ int cmd_bench() {
         lat.push_back(now_ms() - a);
     }
     std::sort(lat.begin(), lat.end());
-    std::printf("{\"model\":\"%s\",\"backend\":\"%s\",\"precision\":\"%s\",\"device\":\"%s\",\"texts\":%zu,\"tokens\":%zu,"
-                "\"bestMs\":%.2f,\"tokensPerSec\":%.1f,\"textsPerSec\":%.1f,\"batch1MedianMs\":%.3f,"
-                "\"tokenizerMBps\":%.2f,\"loadMs\":%.1f,\"warmUpMs\":%.1f,\"rssAfterLoadMB\":%.1f,\"peakRssMB\":%.1f,"
-                "\"threads\":%d}\n",
-                json_escape(e->id().model).c_str(), e->compute().name().c_str(), e->compute().precision().c_str(),
-                json_escape(e->compute().device()).c_str(), texts.size(), s0.tokens, best, double(s0.tokens) / best * 1000.0,
-                double(texts.size()) / best * 1000.0, lat[lat.size() / 2], double(bytes) / 1e6 / (tok_ms / 1000.0), t_load,
-                e->warm_up_ms(), rss_load, peak_rss_mb(), o.threads);
+    std::printf(
+        "{\"model\":\"%s\",\"backend\":\"%s\",\"precision\":\"%s\",\"device\":\"%s\",\"texts\":%zu,\"tokens\":%zu,"
+        "\"bestMs\":%.2f,\"tokensPerSec\":%.1f,\"textsPerSec\":%.1f,\"batch1MedianMs\":%.3f,"
+        "\"tokenizerMBps\":%.2f,\"loadMs\":%.1f,\"warmUpMs\":%.1f,\"rssAfterLoadMB\":%.1f,\"peakRssMB\":%.1f,"
+        "\"threads\":%d}\n",
+        json_escape(e->id().model).c_str(), e->compute().name().c_str(), e->compute().precision().c_str(),
+        json_escape(e->compute().device()).c_str(), texts.size(), s0.tokens, best, double(s0.tokens) / best * 1000.0,
+        double(texts.size()) / best * 1000.0, lat[lat.size() / 2], double(bytes) / 1e6 / (tok_ms / 1000.0), t_load,
+        e->warm_up_ms(), rss_load, peak_rss_mb(), o.threads);
     (void)ntok;
     return 0;
 }
@@ -226,13 +233,16 @@ int cmd_compare() {
         }
         const double c = ab / std::sqrt(aa * bb + 1e-30);
         sum += c;
-        if (c < worst) { worst = c; worst_i = i; }
+        if (c < worst) {
+            worst = c;
+            worst_i = i;
+        }
     }
-    std::printf("{\"model\":\"%s\",\"texts\":%zu,\"against\":\"%s %s\",\"device\":\"%s\",\"minCosine\":%.7f,\"meanCosine\":%.7f,"
-                "\"worstTextBytes\":%zu}\n",
-                json_escape(ref->id().model).c_str(), texts.size(), other->compute().name().c_str(),
-                other->compute().precision().c_str(), json_escape(other->compute().device()).c_str(), worst,
-                sum / double(texts.size()), texts[worst_i].size());
+    std::printf(
+        "{\"model\":\"%s\",\"texts\":%zu,\"against\":\"%s %s\",\"device\":\"%s\",\"minCosine\":%.7f,\"meanCosine\":%.7f,"
+        "\"worstTextBytes\":%zu}\n",
+        json_escape(ref->id().model).c_str(), texts.size(), other->compute().name().c_str(), other->compute().precision().c_str(),
+        json_escape(other->compute().device()).c_str(), worst, sum / double(texts.size()), texts[worst_i].size());
     return 0;
 }
 
@@ -248,10 +258,20 @@ int cmd_random_model() {
     std::string dt = arg("dtype", "f32");
     std::uint64_t seed = std::stoull(arg("seed", "1"));
     std::size_t H, L, I;
-    if (shape == "bge-small") { H = 384; L = 12; I = 1536; }
-    else if (shape == "bge-base") { H = 768; L = 12; I = 3072; }
-    else if (shape == "minilm") { H = 384; L = 6; I = 1536; }
-    else throw mvx::error(mvx::error_kind::invalid_input, "INVALID_ARGUMENT", "--shape: bge-small, bge-base or minilm");
+    if (shape == "bge-small") {
+        H = 384;
+        L = 12;
+        I = 1536;
+    } else if (shape == "bge-base") {
+        H = 768;
+        L = 12;
+        I = 3072;
+    } else if (shape == "minilm") {
+        H = 384;
+        L = 6;
+        I = 1536;
+    } else
+        throw mvx::error(mvx::error_kind::invalid_input, "INVALID_ARGUMENT", "--shape: bge-small, bge-base or minilm");
     const std::size_t V = 30522, P = 512, heads = H / (shape == "bge-base" ? 64 : 32);
     fs::create_directories(out);
     for (const char* f : {"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"})
@@ -313,7 +333,10 @@ int cmd_random_model() {
     }
     add("pooler.dense.weight", {iH, iH}, 0, 0.02f);
     add("pooler.dense.bias", {iH}, 0, 0.02f);
-    write_safetensors((fs::path(out) / "model.safetensors").string(), ts, dt == "f32" ? dtype::f32 : dt == "f16" ? dtype::f16 : dtype::bf16);
+    write_safetensors((fs::path(out) / "model.safetensors").string(), ts,
+                      dt == "f32"       ? dtype::f32
+                          : dt == "f16" ? dtype::f16
+                                        : dtype::bf16);
     std::printf("{\"model\":\"%s\",\"folder\":\"%s\",\"dtype\":\"%s\",\"tensors\":%zu}\n", id.c_str(), out.c_str(), dt.c_str(),
                 ts.size());
     return 0;
@@ -366,7 +389,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "mvx-embed: unknown command %s\n", cmd.c_str());
         return 2;
     } catch (const mvx::error& e) {
-        std::fprintf(stderr, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}\n", e.code().c_str(), json_escape(e.what()).c_str());
+        std::fprintf(stderr, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}\n", e.code().c_str(),
+                     json_escape(e.what()).c_str());
         return 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "{\"error\":{\"code\":\"INTERNAL\",\"message\":\"%s\"}}\n", json_escape(e.what()).c_str());

@@ -1,6 +1,6 @@
 // mvx-write-docs: writes an .mv2 from a JSON array of documents with our
 // writer — the test and benchmark driver for the writer alone (the same
-// document shape as ../shared/tools/mv2/proto_writer.py and memvid's
+// document shape as memvid's
 // put-many: title, text, uri, track, tags, labels, extra_metadata,
 // embedding, timestamp, kind).
 //
@@ -24,14 +24,23 @@ int main(int argc, char** argv) {
     mvx::mv2::writer_options opts;
     for (int i = 3; i < argc; ++i) {
         const std::string a = argv[i];
-        if (a == "--no-search-text") opts.search_text = false;
-        else if (a == "--no-native-lex") opts.native_lex = false;
-        else if (a == "--zstd") opts.zstd_payloads = true;
-        else { std::cerr << "unknown option " << a << "\n"; return 2; }
+        if (a == "--no-search-text")
+            opts.search_text = false;
+        else if (a == "--no-native-lex")
+            opts.native_lex = false;
+        else if (a == "--zstd")
+            opts.zstd_payloads = true;
+        else {
+            std::cerr << "unknown option " << a << "\n";
+            return 2;
+        }
     }
     try {
         std::ifstream in(argv[1], std::ios::binary);
-        if (!in) { std::cerr << "cannot open " << argv[1] << "\n"; return 1; }
+        if (!in) {
+            std::cerr << "cannot open " << argv[1] << "\n";
+            return 1;
+        }
         std::stringstream ss;
         ss << in.rdbuf();
         const json::value doc = json::parse(ss.str());
@@ -58,7 +67,8 @@ int main(int argc, char** argv) {
             if (auto* t = o.if_contains("labels"))
                 for (auto& x : t->as_array()) f.labels.emplace_back(x.as_string());
             if (auto* t = o.if_contains("extra_metadata"))
-                for (auto& kv : t->as_object()) f.extra_metadata.emplace_back(std::string(kv.key()), std::string(kv.value().as_string()));
+                for (auto& kv : t->as_object())
+                    f.extra_metadata.emplace_back(std::string(kv.key()), std::string(kv.value().as_string()));
             if (auto* t = o.if_contains("embedding"))
                 for (auto& x : t->as_array()) emb.push_back(static_cast<float>(x.to_number<double>()));
             f.embedding = emb;
