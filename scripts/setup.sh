@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential cmake pkg-config
       libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
       catch2 libzstd-dev libssl-dev libsqlite3-dev libopenblas-dev librust-blake3-dev
-      zstd python3 python3-venv python3-yaml curl clang libclang-rt-dev ccache)
+      zstd python3 python3-venv python3-yaml curl clang libclang-rt-dev clang-format ccache)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -8,7 +8,8 @@
 #      fetch, compose environment, the api image's build, runtime libraries),
 #   3. the same suite on an ASan + UBSan build (clang, MVX_SANITIZE), whose tree
 #      also holds the libFuzzer targets,
-#   4. each libFuzzer target briefly (MVX_FUZZ_SECONDS, default 8; 0 skips).
+#   4. each libFuzzer target briefly (MVX_FUZZ_SECONDS, default 8; 0 skips),
+#   and first, the format check (scripts/format.sh --check).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -20,6 +21,10 @@ if command -v ccache >/dev/null; then
   ccache --zero-stats >/dev/null || true
 fi
 summary=()
+
+echo "== Format (.clang-format)"
+./scripts/format.sh --check
+summary+=("format: the tree follows .clang-format")
 
 run_suite() {  # <build dir> <label>
   local log

@@ -144,28 +144,33 @@ struct server::impl {
         co_return !ec && keep;
     }
 
-    // The head of a stream or a file: its status, content type and headers.
-    static void stream_head(bhttp::response<bhttp::empty_body>& res, const reply& head, const header_list& extra) {
+    // The head of a stream or a file (its status, content type and headers,
+    // the exposed CORS headers always), written and counted; false when the
+    // client is gone.
+    awaitable<bool> write_head(beast::tcp_stream& s, const parser_t& p, const reply& head, const header_list& extra,
+                               std::optional<std::uint64_t> length, bool keep, std::size_t metric) {
+        bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(head.status), p.get().version()};
         common_headers(res);
         for (auto& [k, v] : extra) res.set(k, v);
         res.set(bhttp::field::content_type, head.content_type);
         for (auto& [k, v] : head.headers) res.set(k, v);
-    }
-
-    awaitable<bool> send_file(beast::tcp_stream& s, const parser_t& p, file_reply f, const header_list& extra, bool head,
-                              std::size_t metric) {
-        bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(f.head.status), p.get().version()};
-        stream_head(res, f.head, extra);
-        res.content_length(f.length);
-        const bool keep = p.get().keep_alive() && !stopping;
+        if (length) res.content_length(*length);
         res.keep_alive(keep);
         bhttp::response_serializer<bhttp::empty_body> sr{res};
         boost::system::error_code ec;
         s.expires_after(std::chrono::seconds(30));
         co_await bhttp::async_write_header(s, sr, net::redirect_error(use_awaitable, ec));
-        mx.http_request(metric, f.head.status);
-        if (ec) co_return false;
+        mx.http_request(metric, head.status);
+        co_return !ec;
+    }
+
+    awaitable<bool> send_file(beast::tcp_stream& s, const parser_t& p, file_reply f, const header_list& extra, bool head,
+                              std::size_t metric) {
+        const bool keep = p.get().keep_alive() && !stopping;
+        const bool sent = co_await write_head(s, p, f.head, extra, f.length, keep, metric);
+        if (!sent) co_return false;
         if (head) co_return keep;
+        boost::system::error_code ec;
         std::vector<char> chunk(256 * 1024);
         std::uint64_t off = f.offset, left = f.length;
         while (left) {
@@ -184,15 +189,9 @@ struct server::impl {
     // when the client leaves, the job's events are gone or the server stops.
     awaitable<bool> run_stream(beast::tcp_stream& s, const parser_t& p, event_stream st, const header_list& extra,
                                std::size_t metric) {
-        bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(st.head.status), p.get().version()};
-        stream_head(res, st.head, extra);
-        res.keep_alive(false);
-        bhttp::response_serializer<bhttp::empty_body> sr{res};
+        const bool sent = co_await write_head(s, p, st.head, extra, std::nullopt, false, metric);
+        if (!sent) co_return false;
         boost::system::error_code ec;
-        s.expires_after(std::chrono::seconds(30));
-        co_await bhttp::async_write_header(s, sr, net::redirect_error(use_awaitable, ec));
-        mx.http_request(metric, st.head.status);
-        if (ec) co_return false;
         std::string out = std::move(st.first);
         for (;;) {
             if (!out.empty()) {
@@ -386,7 +385,7 @@ struct server::impl {
         };
         if (auto len = p.content_length()) req.content_length = *len;
         req.chunked = p.chunked();
-        req.make_waiter = [ex] { return std::make_shared<timer_waiter>(ex); };
+        req.make_waiter = [&ex] { return std::make_shared<timer_waiter>(ex); };  // called only within dispatch()
 
         dispatched d = dispatch(req, ctx);
         const header_list& extra = d.extra;

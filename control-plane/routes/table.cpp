@@ -83,52 +83,72 @@ constexpr std::array<route_scope, 2> k_scopes{{
     {"/v2/{endpoint}", 3, auth_kind::worker_key, true},
 }};
 
-// "/a/b/" -> {"a", "b"} (one trailing slash dropped); "/" -> {""}.
-std::vector<std::string_view> segments(std::string_view path) {
-    std::vector<std::string_view> seg;
+// A path split at '/': "/a/b/" -> {"a", "b"} (one trailing slash dropped),
+// "/" -> {""}. No allocation: the routes have at most k_max_segments
+// segments, so a longer path keeps its first ones and its count.
+constexpr std::size_t k_max_segments = 8;
+struct split_path {
+    std::array<std::string_view, k_max_segments> seg{};
+    std::size_t n = 0;  // all segments, also those not kept
+};
+
+split_path segments(std::string_view path) {
+    split_path out;
     std::size_t i = 1;
     while (i <= path.size()) {
         auto j = path.find('/', i);
         if (j == std::string_view::npos) j = path.size();
-        seg.push_back(path.substr(i, j - i));
+        if (out.n < k_max_segments) out.seg[out.n] = path.substr(i, j - i);
+        ++out.n;
         i = j + 1;
     }
-    if (!seg.empty() && seg.back().empty() && seg.size() > 1) seg.pop_back();
-    return seg;
+    if (out.n > 1 && out.n <= k_max_segments && out.seg[out.n - 1].empty())
+        --out.n;
+    else if (out.n > k_max_segments && !path.empty() && path.back() == '/')
+        --out.n;
+    return out;
 }
 
-// Does the path match the pattern's first `count` segments (all when count = npos)?
-bool matches(std::string_view pattern, const std::vector<std::string_view>& seg, std::string_view endpoint, route_match* out,
-             std::size_t count = std::string_view::npos) {
-    const auto pat = segments(pattern);
-    const std::size_t n = count == std::string_view::npos ? pat.size() : count;
-    if (count == std::string_view::npos ? seg.size() != pat.size() : seg.size() < n) return false;
+// The patterns, split once.
+const std::array<split_path, k_routes.size()>& route_segments() {
+    static const auto split = [] {
+        std::array<split_path, k_routes.size()> a{};
+        for (std::size_t i = 0; i < k_routes.size(); ++i) a[i] = segments(k_routes[i].pattern);
+        return a;
+    }();
+    return split;
+}
+
+struct params {
     bool bad_id = false;
-    std::string id, worker, job;
-    for (std::size_t i = 0; i < n; ++i) {
-        const auto p = pat[i];
-        const auto s = seg[i];
-        if (p == "{id}") {
-            bad_id = bad_id || !is_job_id(s);
-            id = std::string(s);
-        } else if (p == "{endpoint}") {
+    std::string_view id, worker, job;
+};
+
+// Does the path match the pattern's first `count` segments (all of them, and
+// no more, when whole)?
+bool matches(const split_path& pat, const split_path& seg, std::string_view endpoint, params& out, std::size_t count,
+             bool whole) {
+    if (whole ? seg.n != pat.n : seg.n < count) return false;
+    params p;
+    for (std::size_t i = 0; i < count; ++i) {
+        const auto pt = pat.seg[i];
+        const auto s = seg.seg[i];
+        if (pt == "{id}") {
+            p.bad_id = p.bad_id || !is_job_id(s);
+            p.id = s;
+        } else if (pt == "{endpoint}") {
             if (s != endpoint) return false;
-        } else if (p == "{worker}") {
+        } else if (pt == "{worker}") {
             if (!valid_token(s)) return false;
-            worker = std::string(s);
-        } else if (p == "{job}") {
+            p.worker = s;
+        } else if (pt == "{job}") {
             if (!valid_token(s)) return false;
-            job = std::string(s);
-        } else if (p != s) {
+            p.job = s;
+        } else if (pt != s) {
             return false;
         }
     }
-    if (out) {
-        out->bad_id = bad_id;
-        out->job_id = std::move(id);
-        out->worker_id = std::move(worker);
-        out->queue_job_id = std::move(job);
-    }
+    out = p;
     return true;
 }
 
@@ -151,27 +171,27 @@ route_match match_route(std::string_view method, std::string_view target, std::s
     const std::string_view path = target.substr(0, q);
     if (q != std::string_view::npos) m.query = std::string(target.substr(q + 1));
     if (auto frag = m.query.find('#'); frag != std::string::npos) m.query.resize(frag);
-    const auto seg = segments(path);
+    const split_path seg = segments(path);
     m.preflight = method == "OPTIONS";
+    const auto& pats = route_segments();
 
     bool found_path = false;
     for (std::size_t i = 0; i < k_routes.size(); ++i) {
-        const auto& r = k_routes[i];
-        route_match params;
-        if (!matches(r.pattern, seg, endpoint_id, &params)) continue;
+        params prm;
+        if (!matches(pats[i], seg, endpoint_id, prm, pats[i].n, true)) continue;
         if (!found_path) {  // the path's first route: its label, auth and parameters
             found_path = true;
-            params.kind = route_match::outcome::method_not_allowed;
-            params.index = i;
-            params.metric = i + 1;
-            params.auth = r.auth;
-            params.preflight = m.preflight;
-            params.query = m.query;
-            m = std::move(params);
+            m.kind = route_match::outcome::method_not_allowed;
+            m.index = i;
+            m.metric = i + 1;
+            m.auth = k_routes[i].auth;
+            m.bad_id = prm.bad_id;
+            m.job_id = std::string(prm.id);
+            m.worker_id = std::string(prm.worker);
+            m.queue_job_id = std::string(prm.job);
         }
-        for (auto allowed : r.methods) {
-            if (allowed.empty()) continue;
-            if (allowed == method && m.kind != route_match::outcome::route) {
+        for (auto allowed : k_routes[i].methods) {
+            if (!allowed.empty() && allowed == method && m.kind != route_match::outcome::route) {
                 m.kind = route_match::outcome::route;
                 m.index = i;
                 m.metric = i + 1;
@@ -180,9 +200,10 @@ route_match match_route(std::string_view method, std::string_view target, std::s
     }
     if (found_path) {
         if (m.kind == route_match::outcome::method_not_allowed) {
-            for (const auto& r : k_routes) {
-                if (!matches(r.pattern, seg, endpoint_id, nullptr)) continue;
-                for (auto allowed : r.methods)
+            for (std::size_t i = 0; i < k_routes.size(); ++i) {
+                params prm;
+                if (!matches(pats[i], seg, endpoint_id, prm, pats[i].n, true)) continue;
+                for (auto allowed : k_routes[i].methods)
                     if (!allowed.empty()) m.allow += (m.allow.empty() ? "" : ", ") + std::string(allowed);
             }
             m.allow += ", OPTIONS";
@@ -190,11 +211,12 @@ route_match match_route(std::string_view method, std::string_view target, std::s
         return m;
     }
     // No route: a scope may still want its key first.
-    for (const auto& s : k_scopes) {
-        const auto pre = segments(s.prefix);
-        if (seg.size() >= s.min_segments && matches(s.prefix, seg, endpoint_id, nullptr, pre.size())) {
-            m.auth = s.auth;
-            m.echo_target = s.echo_target;
+    for (const auto& sc : k_scopes) {
+        const split_path pre = segments(sc.prefix);
+        params prm;
+        if (seg.n >= sc.min_segments && matches(pre, seg, endpoint_id, prm, pre.n, false)) {
+            m.auth = sc.auth;
+            m.echo_target = sc.echo_target;
             break;
         }
     }

@@ -81,3 +81,23 @@ TEST_CASE("headers: query parameters, numbers, tokens and keys", "[headers]") {
     CHECK(secret_equals("same", "same"));
     CHECK_FALSE(secret_equals("same", "other"));
 }
+
+#include "control-plane/observability/log.hpp"
+
+#include <ctime>
+
+TEST_CASE("log: rfc3339 times equal the C library's for any millisecond", "[headers]") {
+    CHECK(rfc3339(0) == "1970-01-01T00:00:00.000Z");
+    CHECK(rfc3339(1764582096440) == "2025-12-01T09:41:36.440Z");
+    CHECK(rfc3339(951782400000) == "2000-02-29T00:00:00.000Z");  // a leap day
+    CHECK(rfc3339(-1) == "1969-12-31T23:59:59.999Z");
+    for (std::int64_t ms = -86400000LL * 800; ms < 86400000LL * 366 * 90; ms += 86400000LL * 17 + 3600000 * 5 + 60001 * 7 + 13) {
+        const std::time_t t = std::time_t(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        char b[64];
+        std::snprintf(b, sizeof b, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                      tm.tm_hour, tm.tm_min, tm.tm_sec, int(((ms % 1000) + 1000) % 1000));
+        REQUIRE(rfc3339(ms) == b);
+    }
+}
