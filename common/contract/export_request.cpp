@@ -1,5 +1,7 @@
 #include "common/contract/export_request.hpp"
 
+#include "common/contract/surrogates.hpp"
+
 #include "common/core/error.hpp"
 #include "common/core/utf8.hpp"
 
@@ -293,102 +295,6 @@ export_request build_request(std::shared_ptr<json::value> doc, const limits& lim
                     " a memvid capsule can take; lower options.maxNodeFrames / options.maxRelationFrames");
     return req;
 }
-
-// Rewrites unpaired UTF-16 surrogate escapes (\uD83D without its low half,
-// or a lone \uDE00) inside JSON strings to \uFFFD, in place: the browser
-// client cuts file contents at a UTF-16 length and JSON.stringify writes the
-// orphaned half as an escape, which a strict parser refuses. Same length, so
-// byte offsets in later error messages stay true. Streams across chunks by
-// holding back an escape that may continue in the next one.
-class surrogate_fixer {
-public:
-    // Processes buf (carry from the last call first); returns how many bytes of
-    // buf are final; the rest must be passed again with the next chunk.
-    std::size_t run(std::string& buf, bool last) {
-        std::size_t i = 0;
-        const std::size_t n = buf.size();
-        const char* p = buf.data();
-        // memchr finds the next quote or backslash (the only bytes that matter);
-        // the next backslash is remembered while it lies ahead.
-        std::size_t next_bs = 0;
-        bool bs_known = false;
-        while (i < n) {
-            if (!in_string_) {
-                const void* q = std::memchr(p + i, '"', n - i);
-                if (!q) return n;
-                i = std::size_t(static_cast<const char*>(q) - p) + 1;
-                in_string_ = true;
-                continue;
-            }
-            if (!bs_known || next_bs < i) {
-                const void* b = std::memchr(p + i, '\\', n - i);
-                next_bs = b ? std::size_t(static_cast<const char*>(b) - p) : n;
-                bs_known = true;
-            }
-            const void* q = std::memchr(p + i, '"', next_bs - i);
-            if (q) {
-                i = std::size_t(static_cast<const char*>(q) - p) + 1;
-                in_string_ = false;
-                continue;
-            }
-            i = next_bs;
-            if (i >= n) return n;
-            if (i + 1 >= n) {
-                if (last) return n;
-                return i;
-            }
-            if (buf[i + 1] != 'u') {
-                i += 2;
-                continue;
-            }
-            if (i + 6 > n) {
-                if (last) return n;
-                return i;
-            }
-            const int cu = hex4(buf, i + 2);
-            if (cu >= 0xD800 && cu <= 0xDBFF) {
-                if (i + 12 > n && !last) return i;
-                const bool paired = i + 12 <= n && buf[i + 6] == '\\' && buf[i + 7] == 'u' && hex4(buf, i + 8) >= 0xDC00 &&
-                    hex4(buf, i + 8) <= 0xDFFF;
-                if (paired) {
-                    i += 12;
-                    continue;
-                }
-                replace(buf, i);
-                i += 6;
-                continue;
-            }
-            if (cu >= 0xDC00 && cu <= 0xDFFF) replace(buf, i);
-            i += 6;
-        }
-        return n;
-    }
-    std::size_t replaced() const { return replaced_; }
-
-private:
-    static int hex4(const std::string& b, std::size_t at) {
-        int v = 0;
-        for (std::size_t k = at; k < at + 4; ++k) {
-            const char c = b[k];
-            v <<= 4;
-            if (c >= '0' && c <= '9')
-                v |= c - '0';
-            else if (c >= 'a' && c <= 'f')
-                v |= c - 'a' + 10;
-            else if (c >= 'A' && c <= 'F')
-                v |= c - 'A' + 10;
-            else
-                return -1;  // not hex: the parser reports it
-        }
-        return v;
-    }
-    void replace(std::string& b, std::size_t at) {
-        b.replace(at + 2, 4, "FFFD");
-        ++replaced_;
-    }
-    bool in_string_ = false;
-    std::size_t replaced_ = 0;
-};
 
 // The DOM builder behind request_parser: what boost::json's own parser does
 // (a value_stack fed by basic_parser), plus one option: with

@@ -1,6 +1,7 @@
 // Jobs: every transition of the state machine (illegal ones refused), and the
 // registry, local queue and housekeeping against a real SQLite store in a
 // temporary folder, across a restart.
+#include "common/contract/job_protocol.hpp"
 #include "control-plane/jobs/housekeeping.hpp"
 #include "control-plane/jobs/local_queue.hpp"
 #include "control-plane/jobs/registry.hpp"
@@ -211,15 +212,16 @@ TEST_CASE("local queue and housekeeping: an output completes the job; retention 
     CHECK(std::string(p.status(other).at("error").at("message").as_string()).find("outside the job's output folder") !=
           std::string::npos);
 
+    namespace R = protocol::result;  // the worker's field names, from the one header both sides use
     json::object good{
-        {"output",
+        {R::output,
          json::object{
-             {"artifactPath", (out / "c.mv2").string()}, {"fileName", "c.mv2"}, {"timings", json::object{{"parseMs", 1}}}}}};
+             {R::artifact_path, (out / "c.mv2").string()}, {R::file_name, "c.mv2"}, {R::timings, json::object{{"parseMs", 1}}}}}};
     CHECK(p.queue->job_done("w1", qid, good) == local_queue::done_result::ok);
     auto st = p.status(id);
     CHECK(st.at("status") == "completed");
     CHECK(st.at("artifact").at("sizeBytes") == 7);
-    CHECK(st.at("metadata").at("workerMetrics").as_object().contains("timings"));  // the worker's field names, from one header
+    CHECK(st.at("metadata").at("workerMetrics").as_object().contains(R::timings));  // reported on (it was dropped before)
     CHECK(p.jobs->artifact(id)->path == (out / "c.mv2").string());
 
     housekeeping hk(*p.jobs, p.queue.get());

@@ -94,7 +94,11 @@ TEST_CASE("routes: parameters, ids, trailing slashes, scopes and 405s", "[routes
 
 TEST_CASE("routes: the README's route list is the route table's", "[routes]") {
     const std::string md = routes_markdown();
-    for (const auto& r : routes()) CHECK(md.find("`" + std::string(r.pattern) + "`") != std::string::npos);
+    for (const auto& r : routes()) {
+        std::string quoted = "`";
+        quoted.append(r.pattern).append("`");
+        CHECK(md.find(quoted) != std::string::npos);
+    }
     const std::string readme = test::read_file(std::filesystem::path(MVX_SOURCE_DIR) / "README.md");
     INFO("README.md must contain the output of `memvid-export-api routes`:\n" << md);
     CHECK(readme.find(md) != std::string::npos);
