@@ -116,7 +116,7 @@ TEST_CASE("download handler: whole file, ranges, If-Range and If-None-Match", "[
     CHECK(part.head.headers.back() == std::pair<std::string, std::string>{"Content-Range", "bytes 10-19/1000"});
     CHECK(file({{"Range", "bytes=10-19"}, {"If-Range", etag}}).head.status == 206);
     CHECK(file({{"Range", "bytes=10-19"}, {"If-Range", "\"stale\""}}).head.status == 200);  // changed: the whole file
-    CHECK(file({{"Range", "bytes=0-1,4-5"}}).head.status == 200);                           // several ranges: the whole file
+    CHECK(file({{"Range", "bytes=0-1,4-5"}}).head.status == 200);  // several ranges: the whole file
 
     auto res = handlers::download(f.make("GET", path, {{"Range", "bytes=1000-"}}), *f.ctx);
     REQUIRE(std::holds_alternative<reply>(res));
