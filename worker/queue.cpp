@@ -227,9 +227,27 @@ int run_serverless(const worker_config& cfg) {
     });
 
     const int concurrency = int(cfg.concurrency);
-    std::vector<std::thread> runners;
+    // Job threads by serial; a thread that finished puts its serial in
+    // `finished` and the loop joins it, so threads do not pile up.
+    std::map<std::uint64_t, std::thread> runners;
+    std::vector<std::uint64_t> finished;
+    std::uint64_t next_runner = 0;
+    auto reap = [&] {
+        std::vector<std::uint64_t> done;
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            done.swap(finished);
+        }
+        for (auto n : done) {
+            auto it = runners.find(n);
+            if (it == runners.end()) continue;
+            if (it->second.joinable()) it->second.join();
+            runners.erase(it);
+        }
+    };
     int failures_in_row = 0;
     while (!g_stopping) {
+        reap();
         {
             std::unique_lock<std::mutex> lock(mu);
             cv.wait_for(lock, 200ms, [&] { return int(held.size()) < concurrency || g_stopping.load(); });
@@ -273,7 +291,8 @@ int run_serverless(const worker_config& cfg) {
                 held.insert(id);
                 cancels[id] = cancel;
             }
-            runners.emplace_back([&, job, id, cancel] {
+            const std::uint64_t serial = next_runner++;
+            runners[serial] = std::thread([&, job, id, cancel, serial] {
                 http::client c;
                 std::string body;
                 bool canceled = false;
@@ -311,15 +330,20 @@ int run_serverless(const worker_config& cfg) {
                 }
                 if (canceled) {
                     log("INFO", "job stopped; no result posted", id);
-                } else if (!post_done(c, s, id, body)) {
-                    log("ERROR", "result could not be delivered", id);
                 } else {
-                    log("INFO", "result posted", id);
+                    bool delivered = false;
+                    try {
+                        delivered = post_done(c, s, id, body);
+                    } catch (const std::exception& e) {  // a job-done URL this id makes unusable
+                        log("ERROR", std::string("job-done failed: ") + e.what(), id);
+                    }
+                    log(delivered ? "INFO" : "ERROR", delivered ? "result posted" : "result could not be delivered", id);
                 }
                 {
                     std::lock_guard<std::mutex> lock(mu);
                     held.erase(id);
                     cancels.erase(id);
+                    finished.push_back(serial);
                 }
                 cv.notify_all();
             });
@@ -339,7 +363,7 @@ int run_serverless(const worker_config& cfg) {
         shutdown_cancel = true;
         for (auto& [id, c] : cancels) *c = true;  // what is left stops at its next checkpoint and posts an error
     }
-    for (auto& t : runners)
+    for (auto& [n, t] : runners)
         if (t.joinable()) t.join();
     done_all = true;
     cv.notify_all();

@@ -11,6 +11,8 @@
 #include <sstream>
 #include <thread>
 
+#include <sys/resource.h>
+
 namespace mvx::cp {
 namespace {
 
@@ -75,6 +77,7 @@ config load_config(const env_lookup& env, std::vector<std::string>& warnings) {
     c.staging_root = r.str("MEMVID_EXPORT_STAGING_ROOT", c.export_root + "/staging");
     c.retention_seconds = r.integer("MEMVID_EXPORT_RETENTION_SECONDS", 86400, 1, 365LL * 86400, "seconds");
     c.sweep_interval_seconds = r.integer("MEMVID_EXPORT_SWEEP_INTERVAL_SECONDS", 60, 1, 86400, "seconds");
+    c.tombstone_seconds = r.integer("MEMVID_EXPORT_TOMBSTONE_SECONDS", 86400, 1, 365LL * 86400, "seconds");
     c.queue_capacity = static_cast<std::size_t>(r.integer("MEMVID_EXPORT_QUEUE_CAPACITY", 128, 1, 1000000, "a job count"));
     c.max_body_bytes =
         static_cast<std::uint64_t>(r.integer("MEMVID_EXPORT_MAX_BODY_BYTES", 500LL << 20, 1024, 64LL << 30, "bytes"));
@@ -83,6 +86,16 @@ config load_config(const env_lookup& env, std::vector<std::string>& warnings) {
     c.rate_burst = double(r.integer("MEMVID_EXPORT_RATE_LIMIT_BURST", 120, 1, 1000000000, "requests"));
     c.threads = static_cast<unsigned>(
         r.integer("MEMVID_EXPORT_THREADS", std::max(2u, std::thread::hardware_concurrency()), 1, 256, "a thread count"));
+    {
+        // Room for the store, staged files and downloads beside the connections.
+        rlimit rl{};
+        const std::int64_t fds =
+            ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? std::int64_t(rl.rlim_cur) : 4096;
+        const std::int64_t def = std::clamp<std::int64_t>(fds - 64, 16, 65536);
+        c.max_connections =
+            static_cast<std::size_t>(r.integer("MEMVID_EXPORT_MAX_CONNECTIONS", def, 1, std::max<std::int64_t>(1, fds - 16),
+                                               "a connection count (below the descriptor limit)"));
+    }
     c.heartbeat_seconds =
         r.integer("MEMVID_EXPORT_HEARTBEAT_SECONDS", 5, 1, 14, "seconds (the browser client flags 15 s of silence as stalled)");
 

@@ -23,6 +23,7 @@ struct config {
     std::string staging_root = "/data/exports/staging";  // payloads/, outputs/
     std::int64_t retention_seconds = 86400;
     std::int64_t sweep_interval_seconds = 60;
+    std::int64_t tombstone_seconds = 86400;  // a cleaned job's record and events stay this long, then go
     std::size_t queue_capacity = 128;  // jobs not yet terminal
     backend_mode backend = backend_mode::local_queue;
     std::uint64_t max_body_bytes = 500ull << 20;
@@ -30,6 +31,7 @@ struct config {
     double rate_burst = 120;
     std::string public_url;  // what workers and worker-env use to reach us
     unsigned threads = 0;
+    std::size_t max_connections = 1024;  // MEMVID_EXPORT_MAX_CONNECTIONS (default: descriptor limit less 64)
     std::int64_t heartbeat_seconds = 5;
     log_level log = log_level::info;  // MEMVID_LOG
 

@@ -3,8 +3,10 @@
 // matches, and Content-Disposition carrying the UTF-8 file name (RFC 6266/5987).
 #include "control-plane/handlers/handlers.hpp"
 
+#include "common/core/beneath.hpp"
 #include "control-plane/http/headers.hpp"
 #include "control-plane/jobs/registry.hpp"
+#include "control-plane/observability/log.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -24,10 +26,18 @@ handler_result download(const request& req, context& ctx) {
         return error_reply(
             409, "ARTIFACT_NOT_READY",
             "Export " + id + " is " + std::string(to_string(a->status)) + "; the capsule can be downloaded once it is completed");
-    unique_fd fd(::open(a->path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (fd.get() < 0) {
-        if (errno == ENOENT) return error_reply(410, "ARTIFACT_MISSING", "The capsule of export " + id + " is no longer on disk");
-        return error_reply(500, "ARTIFACT_READ_FAILED", "Could not open the capsule: " + std::string(std::strerror(errno)));
+    // Opened beneath the staging root with no link followed on the way: the
+    // path was checked when the job completed, and a folder of it swapped for
+    // a link since then must not redirect the download.
+    const auto opened = open_regular_beneath(ctx.cfg.staging_root, a->path);
+    unique_fd fd(opened.fd);
+    if (opened.error == beneath_error::not_found)
+        return error_reply(410, "ARTIFACT_MISSING", "The capsule of export " + id + " is no longer on disk");
+    if (opened.error != beneath_error::none) {
+        log_line(log_level::error, "download refused: " + opened.message, id);
+        return error_reply(500, "ARTIFACT_READ_FAILED",
+                           "The capsule of export " + id + " cannot be served: its path under the staging root changed (" +
+                               (opened.error == beneath_error::symlink ? "a symbolic link" : "not a regular file") + ")");
     }
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) return error_reply(500, "ARTIFACT_READ_FAILED", "Could not stat the capsule");

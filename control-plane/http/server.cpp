@@ -4,6 +4,7 @@
 #include "common/core/json_text.hpp"
 #include "control-plane/handlers/handlers.hpp"
 #include "control-plane/http/auth.hpp"
+#include "control-plane/http/connections.hpp"
 #include "control-plane/jobs/housekeeping.hpp"
 #include "control-plane/jobs/local_queue.hpp"
 #include "control-plane/jobs/registry.hpp"
@@ -86,6 +87,7 @@ struct server::impl {
     tcp::acceptor acceptor;
     std::size_t next_ioc = 0;
     authorizer auth;
+    connection_table conns;
     std::atomic<bool> stopping{false};
     context ctx;
     std::thread housekeeping_thread;
@@ -93,9 +95,16 @@ struct server::impl {
     std::condition_variable stop_cv;
 
     impl(const config& c, job_registry& j, local_queue* q, runpod_driver* r, housekeeping& h, metrics& m)
-        : cfg(c), jobs(j), hk(h), mx(m), iocs(make_iocs(c.threads)), ioc(*iocs[0]), acceptor(ioc), auth(c), ctx{c,       j, q,
-                                                                                                                r,       m, auth,
-                                                                                                                stopping} {}
+        : cfg(c),
+          jobs(j),
+          hk(h),
+          mx(m),
+          iocs(make_iocs(c.threads)),
+          ioc(*iocs[0]),
+          acceptor(ioc),
+          auth(c),
+          conns(c.max_connections),
+          ctx{c, j, q, r, m, auth, stopping} {}
 
     static std::vector<std::unique_ptr<net::io_context>> make_iocs(unsigned n) {
         std::vector<std::unique_ptr<net::io_context>> v;
@@ -329,6 +338,22 @@ struct server::impl {
     awaitable<void> session(tcp::socket sock) {
         beast::tcp_stream s(std::move(sock));
         beast::flat_buffer buf;
+        // In the table while it lives; under pressure the server may ask it to
+        // close while it waits for a request (posted to this connection's thread,
+        // where the session itself runs, so it never races the session's end).
+        const auto me = conns.add();
+        struct leave {
+            connection_table& t;
+            const connection_table::handle& h;
+            ~leave() { t.remove(h); }
+        } leave_table{conns, me};
+        me->close = [ex = s.get_executor(), weak = std::weak_ptr<connection_table::entry>(me), ps = &s] {
+            net::post(ex, [weak, ps] {
+                if (!weak.lock()) return;  // the session ended meanwhile
+                boost::system::error_code ec;
+                ps->socket().cancel(ec);
+            });
+        };
         // The idle deadline is re-armed lazily (every 30 s of traffic, or after a
         // handler set its own): a timer syscall per request costs more than the
         // rest of a small GET.
@@ -343,7 +368,9 @@ struct server::impl {
                 s.expires_after(k_idle);
                 armed = now;
             }
+            conns.set_idle(me, true, now_ms());
             co_await bhttp::async_read_header(s, buf, p, net::redirect_error(use_awaitable, ec));
+            conns.set_idle(me, false, 0);
             if (ec) {
                 if (ec != bhttp::error::end_of_stream && ec != net::error::eof && ec != beast::error::timeout &&
                     ec != net::error::connection_reset && ec != net::error::operation_aborted) {
@@ -423,15 +450,50 @@ struct server::impl {
 
     // ------------------------------------------------------------ accept loop
 
+    // Accepts until stopped. At the connection cap it first closes the
+    // connection idle the longest; when the process runs out of descriptors
+    // (EMFILE, ENFILE) it backs off instead of spinning, with one log line per
+    // burst, and frees idle ones: a new client — a health check — gets in as
+    // soon as a descriptor is free.
     awaitable<void> accept_loop() {
+        net::steady_timer pause(ioc);
+        auto sleep = [&](std::chrono::milliseconds d) -> awaitable<void> {
+            pause.expires_after(d);
+            boost::system::error_code ec;
+            co_await pause.async_wait(net::redirect_error(use_awaitable, ec));
+        };
+        std::uint64_t failures = 0;  // in the current burst
+        bool at_cap = false;
         for (;;) {
+            while (conns.live() >= conns.cap()) {
+                if (!at_cap)
+                    log_line(log_level::warn,
+                             "connection cap reached (MEMVID_EXPORT_MAX_CONNECTIONS=" + std::to_string(conns.cap()) +
+                                 "): closing the connections idle longest first");
+                at_cap = true;
+                if (!conns.evict_idle())
+                    co_await sleep(std::chrono::milliseconds(20));  // all busy: wait for one to end
+                else
+                    co_await sleep(std::chrono::milliseconds(1));  // its close is posted to its thread
+                if (stopping) co_return;
+            }
+            at_cap = false;
             boost::system::error_code ec;
             net::io_context& home = *iocs[next_ioc++ % iocs.size()];
             tcp::socket sock = co_await acceptor.async_accept(home, net::redirect_error(use_awaitable, ec));
             if (ec) {
                 if (stopping || ec == net::error::operation_aborted) co_return;
-                log_line(log_level::warn, "accept failed: " + ec.message());
+                if (failures++ == 0)
+                    log_line(log_level::warn, "accept failed: " + ec.message() + "; backing off (one line per burst)");
+                if (ec == boost::system::errc::too_many_files_open || ec == boost::system::errc::too_many_files_open_in_system)
+                    conns.evict_idle();
+                co_await sleep(
+                    std::chrono::milliseconds(std::min<std::uint64_t>(500, 5u << std::min<std::uint64_t>(failures, 7))));
                 continue;
+            }
+            if (failures) {
+                log_line(log_level::info, "accept works again after " + std::to_string(failures) + " failed attempts");
+                failures = 0;
             }
             sock.set_option(tcp::no_delay(true), ec);
             auto ex = sock.get_executor();

@@ -42,6 +42,7 @@ void housekeeping::heartbeats(std::int64_t now) {
 }
 
 void housekeeping::sweep(std::int64_t now) {
+    std::vector<std::string> gone;
     jobs_.for_each([&](job_registry::locked& l) {
         job& j = l.j;
         std::error_code ec;
@@ -54,7 +55,12 @@ void housekeeping::sweep(std::int64_t now) {
                     fs::remove(j.artifact_path + suffix, ec);
             }
             j.cleaned = true;
+            j.cleaned_ms = now;
         };
+        if (j.cleaned && j.terminal() && j.cleaned_ms + l.cfg().tombstone_seconds * 1000 <= now) {
+            gone.push_back(j.id);  // the record has served its tombstone period
+            return;
+        }
         if (j.status == job_status::completed && j.expires_ms <= now) {
             remove_files();
             if (!l.move(transition::expire)) return;
@@ -71,6 +77,10 @@ void housekeeping::sweep(std::int64_t now) {
             log_line(log_level::info, "retention: staged payload and outputs removed", j.id);
         }
     });
+    if (!gone.empty()) {
+        jobs_.forget(gone);
+        log_line(log_level::info, "retention: " + std::to_string(gone.size()) + " job record(s) and their events removed");
+    }
 }
 
 }  // namespace mvx::cp

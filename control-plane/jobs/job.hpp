@@ -92,6 +92,7 @@ struct job {
     std::string runpod_status;  // last status seen (runpod mode)
     bool cancel_requested = false;
     bool cleaned = false;  // retention removed its files
+    std::int64_t cleaned_ms = 0;  // when; the record goes MEMVID_EXPORT_TOMBSTONE_SECONDS later
     std::int64_t last_event_ms = 0;
     // in memory only
     std::map<job_stage, std::int64_t> stage_started_ms;  // stage durations (metrics)

@@ -141,10 +141,10 @@ local_queue::done_result local_queue::job_done(const std::string& worker, const 
         if (wire::string_field(o, P::progress::status) == P::progress::in_progress) {
             if (o.contains(P::progress::output) && o.at(P::progress::output).is_object()) {
                 const auto& out = o.at(P::progress::output).as_object();
-                const std::string worker_stage = wire::string_field(out, P::progress::stage);
+                const std::string worker_stage = wire::string_field(out, P::progress::stage).substr(0, 64);
                 const job_stage stage = stage_of_worker(worker_stage).value_or(j.stage);
                 const double pct =
-                    out.contains(P::progress::percent) ? wire::number_or(out.at(P::progress::percent), j.progress) : j.progress;
+                    out.contains(P::progress::percent) ? wire::percent_or(out.at(P::progress::percent), j.progress) : j.progress;
                 l.append(stage == j.stage ? event_type::stage_heartbeat : event_type::stage_progress, stage,
                          std::max(j.progress, std::min(pct, 99.0)), pct,
                          "Worker " + worker + ": " + worker_stage + " " + std::to_string(int(pct)) + "%",

@@ -333,7 +333,7 @@ std::variant<std::string, api_error> job_registry::events_json(const std::string
     std::vector<event> from_store;
     std::vector<const std::string*> page;
     std::uint64_t next = since;
-    if (!j.ring.empty() && since + 1 < j.ring.front().seq) {
+    if (!j.ring.empty() && since < j.ring.front().seq - 1) {
         // Older than the in-memory window: from the store.
         from_store = store_.events_after(id, since, limit);
         for (const auto& e : from_store) {
@@ -364,7 +364,7 @@ bool job_registry::events_since(const std::string& id, std::uint64_t since, std:
         not_found_code = "JOB_EXPIRED";
         return false;
     }
-    if (!j.ring.empty() && since + 1 < j.ring.front().seq) {
+    if (!j.ring.empty() && since < j.ring.front().seq - 1) {
         for (auto& e : store_.events_after(id, since, limit)) out.push_back(std::move(e));
     } else {
         auto first =
@@ -407,6 +407,21 @@ job_registry::tally job_registry::count() const {
         t.leased += !j->terminal() && !j->lease_worker.empty();
     }
     return t;
+}
+
+void job_registry::forget(const std::vector<std::string>& ids) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& id : ids) {
+        auto it = jobs_.find(id);
+        if (it == jobs_.end()) continue;
+        wake_all(it->second->waiters);
+        if (!it->second->idem_key.empty()) {
+            auto k = idem_.find(it->second->idem_key);
+            if (k != idem_.end() && k->second == id) idem_.erase(k);
+        }
+        store_.remove_job(id);
+        jobs_.erase(it);
+    }
 }
 
 void job_registry::shutdown() {

@@ -140,6 +140,9 @@ public:
         }
     }
 
+    // Removes jobs from memory and the store (their Idempotency-Keys free again).
+    void forget(const std::vector<std::string>& ids);
+
     void shutdown();  // wakes every subscriber (streams end)
 
 private:

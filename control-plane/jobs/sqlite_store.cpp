@@ -145,6 +145,19 @@ public:
         d.step();
     }
 
+    void remove_job(const std::string& id) override {
+        if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) return;
+        stmt e(db_, "DELETE FROM events WHERE job_id = ?");
+        e.text(1, id);
+        const bool ok_events = e.step() == SQLITE_DONE;
+        stmt d(db_, "DELETE FROM jobs WHERE id = ?");
+        d.text(1, id);
+        const bool ok_job = d.step() == SQLITE_DONE;
+        if (ok_events && ok_job && sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK) return;
+        log_line(log_level::error, std::string("job store: could not remove the job: ") + sqlite3_errmsg(db_), id);
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+
 private:
     void exec(const char* sql) {
         char* err = nullptr;

@@ -31,6 +31,8 @@ public:
     virtual std::vector<event> events_after(const std::string& job_id, std::uint64_t since, std::size_t limit) = 0;
     // Removes a job's events (retention).
     virtual void remove_events(const std::string& job_id) = 0;
+    // Removes the job and its events (the end of its tombstone period).
+    virtual void remove_job(const std::string& job_id) = 0;
 };
 
 }  // namespace mvx::cp

@@ -6,6 +6,7 @@
 #include "control-plane/observability/log.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace json = boost::json;
 
@@ -16,6 +17,11 @@ double number_or(const json::value& v, double def) {
     if (v.is_int64()) return double(v.as_int64());
     if (v.is_uint64()) return double(v.as_uint64());
     return def;
+}
+
+double percent_or(const json::value& v, double def) {
+    const double p = number_or(v, def);
+    return std::isfinite(p) ? std::clamp(p, 0.0, 100.0) : def;
 }
 
 std::string string_field(const json::object& o, std::string_view key) {
@@ -186,6 +192,7 @@ json::object to_doc(const job& j) {
     d["runpodStatus"] = j.runpod_status;
     d["cancelRequested"] = j.cancel_requested;
     d["cleaned"] = j.cleaned;
+    d["cleanedMs"] = j.cleaned_ms;
     d["lastEventMs"] = j.last_event_ms;
     return d;
 }
@@ -239,6 +246,7 @@ std::unique_ptr<job> from_doc(const json::object& d) {
     j->runpod_status = s("runpodStatus");
     j->cancel_requested = flag("cancelRequested");
     j->cleaned = flag("cleaned");
+    j->cleaned_ms = std::int64_t(n("cleanedMs"));
     j->last_event_ms = std::int64_t(n("lastEventMs"));
     return j;
 }

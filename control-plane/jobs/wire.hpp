@@ -41,6 +41,8 @@ std::unique_ptr<job> from_doc(const boost::json::object& d);
 
 // Helpers for JSON read from workers and Runpod.
 double number_or(const boost::json::value& v, double def);
+// A percentage a peer reported: clamped to 0..100; not a finite number: def.
+double percent_or(const boost::json::value& v, double def);
 std::string string_field(const boost::json::object& o, std::string_view key);
 
 }  // namespace mvx::cp::wire

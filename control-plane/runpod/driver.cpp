@@ -92,9 +92,9 @@ void runpod_driver::waiting(const std::string& id, const std::string& rs, const 
             msg = "Runpod worker is exporting (" + rs + ")";
             if (output && output->is_object() && output->as_object().contains("stage")) {
                 const auto& out = output->as_object();
-                const std::string worker_stage = wire::string_field(out, "stage");
+                const std::string worker_stage = wire::string_field(out, "stage").substr(0, 64);
                 stage = stage_of_worker(worker_stage).value_or(stage);
-                const double p = out.contains("progress") ? wire::number_or(out.at("progress"), 0) : 0;
+                const double p = out.contains("progress") ? wire::percent_or(out.at("progress"), 0) : 0;
                 sp = p;
                 pct = std::max(pct, std::min(95.0, 45.0 + p / 2));
                 msg = "Runpod worker: " + worker_stage + " " + std::to_string(int(p)) + "%";

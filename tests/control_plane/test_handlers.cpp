@@ -13,6 +13,8 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include <map>
 
 using namespace mvx;
@@ -139,6 +141,33 @@ TEST_CASE("download handler: whole file, ranges, If-Range and If-None-Match", "[
     fs::remove(f.jobs->output_dir(id) / "a1" / "c.mv2");
     res = handlers::download(f.make("GET", path), *f.ctx);
     CHECK(std::get<reply>(res).status == 410);
+}
+
+TEST_CASE("download handler: a folder of the artifact's path swapped for a link is not followed", "[handlers]") {
+    fixture f;
+    const std::string id = f.completed_job();
+    const fs::path attempt = f.jobs->output_dir(id) / "a1";
+    // Elsewhere, a file of the same name (the job store, another export, /etc/...).
+    const fs::path elsewhere = f.dir.path / "elsewhere";
+    fs::create_directories(elsewhere);
+    std::ofstream(elsewhere / "c.mv2") << "secret";
+    fs::rename(attempt, f.jobs->output_dir(id) / "a1-moved");
+    fs::create_directory_symlink(elsewhere, attempt);
+    auto res = handlers::download(f.make("GET", "/v1/exports/" + id + "/download"), *f.ctx);
+    REQUIRE(std::holds_alternative<reply>(res));
+    CHECK(std::get<reply>(res).status == 500);
+    CHECK_THAT(std::get<reply>(res).body, Catch::Contains("symbolic link"));
+    // The file itself replaced by a link, or by a FIFO: refused too, without blocking.
+    fs::remove(attempt);
+    fs::create_directories(attempt);
+    fs::create_symlink(elsewhere / "c.mv2", attempt / "c.mv2");
+    res = handlers::download(f.make("GET", "/v1/exports/" + id + "/download"), *f.ctx);
+    CHECK(std::get<reply>(res).status == 500);
+    fs::remove(attempt / "c.mv2");
+    REQUIRE(::mkfifo((attempt / "c.mv2").c_str(), 0600) == 0);
+    res = handlers::download(f.make("GET", "/v1/exports/" + id + "/download"), *f.ctx);
+    CHECK(std::get<reply>(res).status == 500);
+    CHECK_THAT(std::get<reply>(res).body, Catch::Contains("not a regular file"));
 }
 
 TEST_CASE("worker protocol handlers: a take waits, is woken by a new job, and answers it", "[handlers]") {

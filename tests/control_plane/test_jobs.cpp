@@ -235,6 +235,17 @@ TEST_CASE("local queue and housekeeping: an output completes the job; retention 
     CHECK_FALSE(p.jobs->events_since(id, 0, 10, ev, code));
     CHECK(code == "JOB_EXPIRED");
     CHECK(p.store->events_after(id, 0, 100).empty());  // gone from the store too
+    CHECK(p.jobs->status_json(id).has_value());  // the record stays, as a tombstone: GET says "expired"
+
+    // One tombstone period later the record goes too, from memory and from the store; so do failed ones.
+    const auto failed = other;
+    CHECK(p.status(failed).at("status") == "failed");
+    hk.tick(now_ms() + 5'000 + 2 * 86'400'000LL);  // files of the failed job removed (retention)...
+    hk.tick(now_ms() + 5'000 + 4 * 86'400'000LL);  // ...and its record a tombstone period after that
+    CHECK_FALSE(p.jobs->status_json(id).has_value());
+    CHECK_FALSE(p.jobs->status_json(failed).has_value());
+    const auto r = p.start();
+    CHECK(r.total == 0);
 }
 
 TEST_CASE("housekeeping: quiet jobs get heartbeats that say where they wait", "[jobs]") {
@@ -271,4 +282,30 @@ TEST_CASE("wire: a store document round-trips every field", "[jobs]") {
     json::object odd = wire::to_doc(j);
     odd["status"] = "weird";
     CHECK(wire::from_doc(odd)->status == job_status::failed);  // an unknown status reads as failed, not as running
+}
+
+TEST_CASE("hostile numbers: progress of 1e308 and sinceSeq of 2^64-1", "[jobs]") {
+    plane p;
+    const auto id = p.admit();
+    const auto qid = std::string(json::parse(*p.queue->take("w1")).at("id").as_string());
+    for (const char* pct : {"1e308", "-5", "NaN", "\"x\""}) {
+        const std::string body =
+            std::string(R"({"status":"IN_PROGRESS","output":{"stage":"frame_prep","progress":)") + pct + "}}";
+        json::error_code ec;
+        const auto v = json::parse(body, ec);
+        if (ec) continue;  // NaN is not JSON
+        CHECK(p.queue->job_done("w1", qid, v) == local_queue::done_result::ok);
+    }
+    const auto st = p.status(id);
+    const double progress = st.at("progress").to_number<double>();
+    CHECK((progress >= 0 && progress <= 100));
+    CHECK(std::string(st.at("message").as_string()).find("-2147483648") == std::string::npos);
+    // A sinceSeq past the end replays nothing (it used to wrap around and replay from seq 1).
+    std::vector<event> ev;
+    std::string code;
+    CHECK(p.jobs->events_since(id, UINT64_MAX, 100, ev, code));
+    CHECK(ev.empty());
+    auto page = p.jobs->events_json(id, UINT64_MAX, 100);
+    REQUIRE(std::holds_alternative<std::string>(page));
+    CHECK(json::parse(std::get<std::string>(page)).at("events").as_array().empty());
 }
