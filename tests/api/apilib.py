@@ -44,10 +44,11 @@ def terminate(proc, grace):
 class Api:
     """One memvid-export-api process; root persists across restart()."""
 
-    def __init__(self, root=None, env=None, port=0):
+    def __init__(self, root=None, env=None, port=0, max_fds=None):
         self.root = root or tempfile.mkdtemp(prefix="mvx-api-")
         self.extra = dict(env or {})
         self.port = port
+        self.max_fds = max_fds  # RLIMIT_NOFILE for the server (ulimit -n)
         self.proc = None
         self.log = open(os.path.join(self.root, "api.log"), "ab")
         self.start()
@@ -60,13 +61,26 @@ class Api:
         return e
 
     def start(self):
-        self.proc = subprocess.Popen([API], env=self.env(), stdout=subprocess.PIPE, stderr=self.log)
+        def limit():
+            if self.max_fds:
+                import resource
+                resource.setrlimit(resource.RLIMIT_NOFILE, (self.max_fds, self.max_fds))
+        self.proc = subprocess.Popen([API], env=self.env(), stdout=subprocess.PIPE, stderr=self.log, preexec_fn=limit)
         line = self.proc.stdout.readline().decode()
         if not line.startswith("{"):
             self.proc.wait(5)
             raise SystemExit("memvid-export-api did not start: " + open(os.path.join(self.root, "api.log")).read()[-2000:])
         self.port = json.loads(line)["listening"]
         self.url = f"http://127.0.0.1:{self.port}"
+
+    def cpu_seconds(self):
+        """utime + stime of the server so far."""
+        fields = open(f"/proc/{self.proc.pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def log_bytes(self):
+        self.log.flush()
+        return os.path.getsize(os.path.join(self.root, "api.log"))
 
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)
