@@ -36,12 +36,19 @@ long_poll poll_until(const request& req, context& ctx, const std::function<void(
 handler_result job_take(const request& req, context& ctx) {
     local_queue& q = *ctx.queue;
     const std::string worker = req.route.worker_id;
-    return poll_until(
+    auto taken = std::make_shared<std::string>();  // the queue job id handed out, if any
+    auto lp = poll_until(
         req, ctx, [&q](const std::shared_ptr<waiter>& w) { q.subscribe_take(w); },
-        [&q, worker]() -> std::optional<reply> {
-            if (auto job = q.take(worker)) return reply{200, std::move(*job)};
-            return std::nullopt;
+        [&q, worker, taken]() -> std::optional<reply> {
+            auto job = q.take(worker);
+            if (!job) return std::nullopt;
+            *taken = std::string(boost::json::parse(*job).at("id").as_string());
+            return reply{200, std::move(*job)};
         });
+    lp.undelivered = [&q, worker, taken] {
+        if (!taken->empty()) q.untake(worker, *taken);
+    };
+    return lp;
 }
 
 handler_result job_stop(const request& req, context& ctx) {

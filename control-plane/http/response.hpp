@@ -74,12 +74,15 @@ struct file_reply {
 };
 
 // Answered when poll() returns a reply, else with on_timeout once `wait`
-// passed; `w` is woken when poll() may have something.
+// passed; `w` is woken when poll() may have something. poll() is called only
+// while the client is still connected; if its answer cannot be written after
+// all, undelivered() undoes what poll() did (a job taken goes back).
 struct long_poll {
     std::shared_ptr<waiter> w;
     std::function<std::optional<reply>()> poll;
     std::chrono::milliseconds wait{0};
     reply on_timeout;
+    std::function<void()> undelivered;
 };
 
 // text/event-stream: the head, then `first`, then whatever next() appends

@@ -29,7 +29,10 @@
 #include <boost/beast/http.hpp>
 #include <boost/json/object.hpp>
 
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <atomic>
 #include <condition_variable>
@@ -126,7 +129,8 @@ struct server::impl {
     }
 
     // A reply; true when the connection stays open.
-    awaitable<bool> send(beast::tcp_stream& s, const parser_t& p, reply r, const header_list& extra, bool head_only) {
+    awaitable<bool> send(beast::tcp_stream& s, const parser_t& p, reply r, const header_list& extra, bool head_only,
+                         bool* written = nullptr) {
         bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), p.get().version()};
         common_headers(res, p.get().count(bhttp::field::origin) > 0);
         const bool no_body = r.status == 204 || r.status == 304;
@@ -150,6 +154,7 @@ struct server::impl {
         } else {
             co_await bhttp::async_write(s, res, net::redirect_error(use_awaitable, ec));
         }
+        if (written) *written = !ec;
         co_return !ec && keep;
     }
 
@@ -219,13 +224,24 @@ struct server::impl {
         }
     }
 
-    awaitable<reply> run_long_poll(long_poll lp) {
+    // Whether the peer closed its side (a pending EOF or reset); data it sent
+    // ahead (a pipelined request) means it is still there.
+    static bool peer_gone(beast::tcp_stream& s) {
+        char c;
+        const ssize_t n = ::recv(s.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+    }
+
+    // The answer, or nullopt when the client left while it waited (nothing
+    // was taken for it).
+    awaitable<std::optional<reply>> run_long_poll(beast::tcp_stream& s, long_poll& lp) {
         const auto deadline = std::chrono::steady_clock::now() + lp.wait;
         for (;;) {
+            if (peer_gone(s)) co_return std::nullopt;
             if (auto r = lp.poll()) co_return std::move(*r);
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
             if (left.count() <= 0 || stopping) co_return std::move(lp.on_timeout);
-            co_await wait_for(lp.w, left);
+            co_await wait_for(lp.w, std::min(left, std::chrono::milliseconds(1000)));  // a departed client is noticed within 1 s
         }
     }
 
@@ -425,8 +441,15 @@ struct server::impl {
         if (auto* r = std::get_if<reply>(&d.result)) {
             out = std::move(*r);
         } else if (auto* lp = std::get_if<long_poll>(&d.result)) {
-            out = co_await run_long_poll(std::move(*lp));
+            auto answer = co_await run_long_poll(s, *lp);
+            if (!answer) co_return false;  // the client left: nothing taken, nothing to answer
             s.expires_after(std::chrono::seconds(30));  // after a long poll the idle deadline may be near
+            const int status = answer->status;
+            bool written = false;
+            const bool keep = co_await send(s, p, std::move(*answer), extra, req.head, &written);
+            mx.http_request(d.metric, status);
+            if (!written && lp->undelivered) lp->undelivered();
+            co_return keep;
         } else if (auto* rb = std::get_if<read_body>(&d.result)) {
             // (No co_await inside a conditional expression: GCC 12 destroys its temporaries twice.)
             std::string body;

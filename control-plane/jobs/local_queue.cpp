@@ -69,6 +69,27 @@ std::optional<std::string> local_queue::take(const std::string& worker) {
     return std::nullopt;
 }
 
+void local_queue::untake(const std::string& worker, const std::string& qid) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::string id = job_of(qid);
+    bool back = false;
+    jobs_.with_job(id, [&](job_registry::locked& l) {
+        job& j = l.j;
+        if (j.terminal() || j.lease_worker != worker || j.queue_job_id() != qid || !l.move(transition::requeue)) return;
+        j.lease_worker.clear();
+        --j.attempt;
+        j.metadata.erase("worker");
+        l.append(event_type::stage_heartbeat, job_stage::queued, j.progress, 0,
+                 "Worker " + worker + " left before it received the job; queued again (no attempt used)",
+                 json::object{{"lostWorker", worker}, {"attempt", j.attempt}});
+        back = true;
+    });
+    if (!back) return;
+    pending_.push_front(id);
+    wake_all(take_waiters_);
+    log_line(log_level::warn, "take by " + worker + " was not delivered; re-queued", id);
+}
+
 void local_queue::subscribe_take(const std::shared_ptr<waiter>& w) {
     std::lock_guard<std::mutex> lock(mu_);
     add_waiter(take_waiters_, w);

@@ -35,6 +35,9 @@ public:
     // The oldest queued job for `worker`, leased to it: the Runpod job object JSON.
     std::optional<std::string> take(const std::string& worker);
     void subscribe_take(const std::shared_ptr<waiter>& w);
+    // The answer to a take could not be written (the worker left): the job goes
+    // back to the head of the queue and the attempt is not counted.
+    void untake(const std::string& worker, const std::string& queue_job_id);
     void subscribe_stop(const std::string& worker, const std::shared_ptr<waiter>& w);
     // The queue job ids this worker holds that were canceled or lost (and forgets them).
     std::vector<std::string> jobs_to_stop(const std::string& worker);

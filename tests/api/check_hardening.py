@@ -6,6 +6,7 @@
 - a download whose folder was swapped for a link after the job completed is
   refused (covered in C++: test_handlers.cpp), and sinceSeq=2^64-1 replays nothing.
 """
+import json
 import socket
 import time
 
@@ -89,7 +90,33 @@ def hostile_queries():
         api.stop()
 
 
+def take_by_departed_poller():
+    """A worker that closes its long poll does not take the next job: another
+    worker gets it at once, as attempt 1."""
+    api = Api(env={"MEMVID_LOCAL_QUEUE_WAIT_MS": "4000"})
+    try:
+        gone = socket.create_connection(("127.0.0.1", api.port), timeout=5)
+        gone.sendall(f"GET /v2/local/job-take/gone HTTP/1.1\r\nHost: x\r\nAuthorization: {KEY}\r\n\r\n".encode())
+        time.sleep(0.3)
+        gone.close()  # as a worker does on SIGTERM
+        time.sleep(0.2)
+        st, body = api.json("POST", "/v1/exports", fixture_bytes("hexyl.json.zst"))
+        job = body["jobId"]
+        time.sleep(1.5)  # the departed poll would have taken it by now
+        t0 = time.time()
+        st, h, data = api.request("GET", "/v2/local/job-take/w2", headers={"Authorization": KEY}, key=None)
+        took = time.time() - t0
+        got = json.loads(data) if st == 200 else {}
+        check(st == 200 and got.get("id") == f"{job}-a1" and took < 1.0,
+              f"the next worker takes it at once as attempt 1 ({st}, {got.get('id')}, {took:.2f} s)")
+        st, s = api.json("GET", f"/v1/exports/{job}")
+        check(s["metadata"].get("worker") == "w2", f"leased to w2, not to the departed poller ({s['metadata'].get('worker')})")
+    finally:
+        api.stop()
+
+
 if __name__ == "__main__":
     descriptor_exhaustion()
     hostile_queries()
+    take_by_departed_poller()
     finish("api hardening")

@@ -309,3 +309,17 @@ TEST_CASE("hostile numbers: progress of 1e308 and sinceSeq of 2^64-1", "[jobs]")
     REQUIRE(std::holds_alternative<std::string>(page));
     CHECK(json::parse(std::get<std::string>(page)).at("events").as_array().empty());
 }
+
+TEST_CASE("local queue: a take that could not be delivered goes back without using an attempt", "[jobs]") {
+    plane p;
+    const auto id = p.admit();
+    const auto qid = std::string(json::parse(*p.queue->take("gone")).at("id").as_string());
+    p.queue->untake("gone", qid);
+    CHECK(p.status(id).at("status") == "queued");
+    p.queue->untake("gone", qid);  // twice changes nothing
+    const auto again = json::parse(*p.queue->take("w2"));
+    CHECK(again.at("id").as_string() == qid);  // still attempt 1
+    CHECK(p.status(id).at("metadata").at("worker") == "w2");
+    p.queue->untake("gone", qid);  // not gone's lease any more
+    CHECK(p.status(id).at("status") == "running");
+}
