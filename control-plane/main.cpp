@@ -74,10 +74,13 @@ int worker_env() {
                          "worker-env is for MEMVID_EXPORT_BACKEND_MODE=local_queue; in runpod_queue mode the Runpod endpoint "
                          "gives workers their variables");
     const std::string v2 = cfg.public_url + "/v2/" + cfg.local_endpoint_id;
-    std::cout << "# memvid-export-worker environment for " << cfg.public_url << " (local queue)\n"
-              << "RUNPOD_WEBHOOK_GET_JOB='" << v2 << "/job-take/$ID'\n"
-              << "RUNPOD_WEBHOOK_POST_OUTPUT='" << v2 << "/job-done/$RUNPOD_POD_ID/$ID'\n"
-              << "RUNPOD_WEBHOOK_PING='" << v2 << "/ping/$RUNPOD_POD_ID'\n"
+    std::cout << "# memvid-export-worker environment for " << cfg.public_url
+              << " (local queue)\n"
+              // With a query, as Runpod's own templates have one: the official SDK
+              // appends "&job_in_progress=..." and "&isStream=..." to them.
+              << "RUNPOD_WEBHOOK_GET_JOB='" << v2 << "/job-take/$ID?gpu=local'\n"
+              << "RUNPOD_WEBHOOK_POST_OUTPUT='" << v2 << "/job-done/$RUNPOD_POD_ID/$ID?gpu=local'\n"
+              << "RUNPOD_WEBHOOK_PING='" << v2 << "/ping/$RUNPOD_POD_ID?gpu=local'\n"
               << "RUNPOD_AI_API_KEY='" << cfg.worker_key << "'\n"
               << "RUNPOD_PING_INTERVAL=" << std::max<std::int64_t>(1000, cfg.lease_seconds * 1000 / 3) << "\n"
               << "# The worker reads payloads and writes capsules under the staging root: mount it at the same path.\n"

@@ -254,7 +254,7 @@ compose_check() {
     grep -x "MEMVID_EXPORT_BACKEND_MODE=local_queue" "$tmp/api.env"
     grep -x "MEMVID_EXPORT_STAGING_ROOT=$tmp/data/exports/staging" "$tmp/api.env" "$tmp/worker.env"
     # shellcheck disable=SC2016  # a literal $ID: the worker substitutes it
-    grep -xF 'RUNPOD_WEBHOOK_GET_JOB=http://127.0.0.1:18080/v2/local/job-take/$ID' "$tmp/worker.env"
+    grep -xF 'RUNPOD_WEBHOOK_GET_JOB=http://127.0.0.1:18080/v2/local/job-take/$ID?gpu=local' "$tmp/worker.env"
     grep -x "MEMVID_EMBED_DEVICE=cuda" "$tmp/worker-gpu.env"
   )
   rc=$?

@@ -26,7 +26,7 @@ if [ "${MVX_NO_VENV:-0}" != 1 ]; then
   if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
   fi
-  if ! .venv/bin/python -c "import memvid_sdk, tokenizers, numpy" 2>/dev/null; then
+  if ! .venv/bin/python -c "import memvid_sdk, tokenizers, numpy, runpod" 2>/dev/null; then
     echo "setup: installing the test oracles into .venv"
     .venv/bin/pip install -q --disable-pip-version-check -r tests/oracle/requirements.txt
   fi

@@ -160,7 +160,16 @@ local_queue::done_result local_queue::job_done(const std::string& worker, const 
         }
         const auto& o = body.as_object();
         if (wire::string_field(o, P::progress::status) == P::progress::in_progress) {
-            if (o.contains(P::progress::output) && o.at(P::progress::output).is_object()) {
+            const json::value* out_v = o.if_contains(P::progress::output);
+            if (out_v && !out_v->is_object() && !out_v->is_null()) {
+                // The official SDK's progress_update(job, anything): a note on the job's log.
+                std::string note = out_v->is_string() ? std::string(out_v->as_string()) : to_text(*out_v);
+                if (note.size() > 200) note = note.substr(0, 200) + "...";
+                l.append(event_type::stage_heartbeat, j.stage, j.progress, j.stage_progress, "Worker " + worker + ": " + note,
+                         json::object{{"worker", worker}});
+                return;
+            }
+            if (out_v && out_v->is_object()) {
                 const auto& out = o.at(P::progress::output).as_object();
                 const std::string worker_stage = wire::string_field(out, P::progress::stage).substr(0, 64);
                 const job_stage stage = stage_of_worker(worker_stage).value_or(j.stage);

@@ -167,7 +167,10 @@ route_match match_route(std::string_view method, std::string_view target, std::s
     route_match m;
     // origin-form only: "/path[?query]" (no absolute-form, no authority-form, no '*').
     if (target.empty() || target.front() != '/') return m;
-    const auto q = target.find('?');
+    // A Runpod worker template without a query gets the SDK's parameters
+    // appended with '&' ("/job-take/w&job_in_progress=0"): that is a query too.
+    auto q = target.find('?');
+    if (q == std::string_view::npos && target.rfind("/v2/", 0) == 0) q = target.find('&');
     const std::string_view path = target.substr(0, q);
     if (q != std::string_view::npos) m.query = std::string(target.substr(q + 1));
     if (auto frag = m.query.find('#'); frag != std::string::npos) m.query.resize(frag);
