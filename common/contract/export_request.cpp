@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <span>
 
 namespace json = boost::json;
 
@@ -143,10 +144,48 @@ public:
         return owned_.back();
     }
 
+    // Any JSON value kept as it is (an extra member): its strings must be text
+    // like every other string of the payload.
+    void any(const json::value& v, const path& p, std::size_t depth = 0) {
+        if (depth > lim_.max_depth) fail(p, "nested deeper than " + std::to_string(lim_.max_depth) + " levels");
+        if (v.is_string()) {
+            text(&v, p);
+        } else if (v.is_array()) {
+            const auto& a = v.get_array();
+            for (std::size_t i = 0; i < a.size(); ++i) any(a[i], p.at(i), depth + 1);
+        } else if (v.is_object()) {
+            for (const auto& kv : v.get_object()) {
+                const std::string_view k(kv.key().data(), kv.key().size());
+                if (!utf8::is_valid(k) || std::memchr(k.data(), 0, k.size()))
+                    fail(p, "a member name is not valid UTF-8 or contains NUL");
+                any(kv.value(), p.member(k), depth + 1);
+            }
+        }
+    }
+    // The members of o not in `known`, checked, in payload order.
+    extra_members extras(const json::object& o, const path& p, std::span<const std::string_view> known) {
+        extra_members out;
+        for (const auto& kv : o) {
+            const std::string_view k(kv.key().data(), kv.key().size());
+            if (std::find(known.begin(), known.end(), k) != known.end()) continue;
+            if (!utf8::is_valid(k) || std::memchr(k.data(), 0, k.size()))
+                fail(p, "a member name is not valid UTF-8 or contains NUL");
+            any(kv.value(), p.member(k));
+            out.emplace_back(k, &kv.value());
+        }
+        return out;
+    }
+
 private:
     const limits& lim_;
     std::deque<std::string>& owned_;
 };
+
+constexpr std::string_view k_node_properties[] = {
+    "name",        "filePath",     "startLine",  "endLine",         "language",        "isExported",  "heuristicLabel",
+    "cohesion",    "symbolCount",  "keywords",   "description",     "enrichedBy",      "processType", "stepCount",
+    "communities", "entryPointId", "terminalId", "entryPointScore", "entryPointReason"};
+constexpr std::string_view k_relationship_members[] = {"id", "sourceId", "targetId", "type", "confidence", "reason", "step"};
 
 const json::value* get(const json::object& o, std::string_view key) { return o.if_contains(key); }
 
@@ -203,7 +242,10 @@ export_request build_request(std::shared_ptr<json::value> doc, const limits& lim
             const auto& pr = v.object(get(n, "properties"), pp);
             auto& q = node.properties;
             q.name = v.text(get(pr, "name"), pp.member("name"));
-            q.file_path = v.text(get(pr, "filePath"), pp.member("filePath"));
+            // Community and Process nodes of upstream GitNexus have no filePath.
+            const auto fp = v.opt_text(get(pr, "filePath"), pp.member("filePath"));
+            q.file_path = fp.value_or(std::string_view(""));  // not a null view: SQLite binds that as NULL
+            req.lenient.missing_file_path += !fp;
             q.start_line = v.opt_uint(get(pr, "startLine"), pp.member("startLine"));
             q.end_line = v.opt_uint(get(pr, "endLine"), pp.member("endLine"));
             q.language = v.opt_text(get(pr, "language"), pp.member("language"));
@@ -221,6 +263,8 @@ export_request build_request(std::shared_ptr<json::value> doc, const limits& lim
             q.terminal_id = v.opt_text(get(pr, "terminalId"), pp.member("terminalId"));
             q.entry_point_score = v.opt_number(get(pr, "entryPointScore"), pp.member("entryPointScore"));
             q.entry_point_reason = v.opt_text(get(pr, "entryPointReason"), pp.member("entryPointReason"));
+            node.extra = v.extras(pr, pp, k_node_properties);
+            req.lenient.nodes_with_extra_properties += !node.extra.empty();
             req.nodes.push_back(std::move(node));
         }
     }
@@ -251,9 +295,16 @@ export_request build_request(std::shared_ptr<json::value> doc, const limits& lim
             rel.source_id = v.text(get(r, "sourceId"), pr.member("sourceId"));
             rel.target_id = v.text(get(r, "targetId"), pr.member("targetId"));
             rel.type = v.text(get(r, "type"), pr.member("type"));
-            rel.confidence = v.number(get(r, "confidence"), pr.member("confidence"));
-            rel.reason = v.text(get(r, "reason"), pr.member("reason"));
+            const auto confidence = v.opt_number(get(r, "confidence"), pr.member("confidence"));
+            rel.confidence = confidence.value_or(1.0);
+            req.lenient.default_confidence += !confidence;
+            const auto reason = v.opt_text(get(r, "reason"), pr.member("reason"));
+            rel.reason = reason.value_or(std::string_view(""));
+            req.lenient.default_reason += !reason;
             rel.step = v.opt_uint(get(r, "step"), pr.member("step"));
+            req.lenient.null_step += r.contains("step") && r.at("step").is_null();
+            rel.extra = v.extras(r, pr, k_relationship_members);
+            req.lenient.relationships_with_extra_members += !rel.extra.empty();
             if (!node_index.count(rel.source_id))
                 fail(pr.member("sourceId"),
                      "unknown node id \"" + std::string(rel.source_id) +
@@ -262,11 +313,20 @@ export_request build_request(std::shared_ptr<json::value> doc, const limits& lim
                 fail(pr.member("targetId"),
                      "unknown node id \"" + std::string(rel.target_id) +
                          "\" (every relationship must connect nodes of this payload)");
-            auto [it, fresh] = rel_index.emplace(rel.id, i);
-            if (!fresh)
-                fail(pr.member("id"),
-                     "duplicate relationship id \"" + std::string(rel.id) + "\" (first used by relationships[" +
-                         std::to_string(it->second) + "]); relationship ids must be unique");
+            if (!rel_index.emplace(rel.id, i).second) {
+                // A parallel edge under the same id: both are kept, the later
+                // one under the first free "<id>#<n>".
+                rel.payload_id = rel.id;
+                for (std::size_t n = 2;; ++n) {
+                    std::string uid = std::string(rel.id) + "#" + std::to_string(n);
+                    if (rel_index.count(uid)) continue;
+                    req.owned->push_back(std::move(uid));
+                    rel.id = req.owned->back();
+                    break;
+                }
+                rel_index.emplace(rel.id, i);
+                ++req.lenient.duplicate_relationship_ids;
+            }
             req.relationships.push_back(rel);
         }
     }

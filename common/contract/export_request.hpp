@@ -72,16 +72,35 @@ struct node_properties {
     std::optional<std::string_view> entry_point_reason;
 };
 
+// Members of the payload beyond the original's model (upstream GitNexus adds
+// node properties such as returnType, visibility, parameterCount, annotations,
+// and relationship evidence): kept, in payload order, for the frame's metadata.
+using extra_members = std::vector<std::pair<std::string_view, const boost::json::value*>>;
+
 struct graph_node {
     std::string_view id, label;
     node_properties properties;
+    extra_members extra;  // properties this model does not name
 };
 
 struct graph_relationship {
+    // The payload's id; a second relationship with the same id (upstream
+    // GitNexus makes ids as `${sourceId}_${type}_${targetId}`, so parallel
+    // edges collide) gets "<id>#2", "#3", ... and keeps both edges.
     std::string_view id, source_id, target_id, type;
-    double confidence = 0;
-    std::string_view reason;
+    std::optional<std::string_view> payload_id;  // the id as sent, when it was made distinct
+    double confidence = 1.0;  // null or missing: 1.0 (counted)
+    std::string_view reason;  // null or missing: "" (counted)
     std::optional<std::uint64_t> step;
+    extra_members extra;  // members this model does not name (evidence, ...)
+};
+
+// What the parser filled in for values the payload left out or sent as null.
+struct lenient_counts {
+    std::size_t missing_file_path = 0;  // nodes without properties.filePath: ""
+    std::size_t default_confidence = 0, default_reason = 0, null_step = 0;
+    std::size_t duplicate_relationship_ids = 0;
+    std::size_t nodes_with_extra_properties = 0, relationships_with_extra_members = 0;
 };
 
 struct export_request {
@@ -95,6 +114,7 @@ struct export_request {
     export_options options;
     std::size_t repaired_file_content_chars = 0;
     std::size_t repaired_surrogates = 0;  // unpaired \uD800-\uDFFF escapes read as U+FFFD
+    lenient_counts lenient;
     std::uint64_t payload_bytes = 0;
 
     const std::string_view* file_content(std::string_view path) const {

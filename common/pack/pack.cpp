@@ -257,6 +257,7 @@ pack_result run(const pack_options& opts) {
     res.payload_bytes = req.payload_bytes;
     res.repaired_chars = req.repaired_file_content_chars;
     res.repaired_surrogates = req.repaired_surrogates;
+    res.lenient = req.lenient;
     check_base_name(req.source.base_name);
     if (req.options.semantic_enabled && !opts.embedder)
         throw error(error_kind::unsupported, "EMBEDDER_NOT_CONFIGURED",
@@ -484,6 +485,18 @@ std::string pack_result::to_json() const {
         .raw("snippets", snippets.str())
         .raw("repairedFileContentChars", json_out::u64(repaired_chars))
         .raw("repairedLoneSurrogates", json_out::u64(repaired_surrogates))
+        .raw("lenient",
+             [&] {
+                 json_out::object l;
+                 l.raw("missingFilePath", json_out::u64(lenient.missing_file_path))
+                     .raw("defaultConfidence", json_out::u64(lenient.default_confidence))
+                     .raw("defaultReason", json_out::u64(lenient.default_reason))
+                     .raw("nullStep", json_out::u64(lenient.null_step))
+                     .raw("duplicateRelationshipIds", json_out::u64(lenient.duplicate_relationship_ids))
+                     .raw("nodesWithExtraProperties", json_out::u64(lenient.nodes_with_extra_properties))
+                     .raw("relationshipsWithExtraMembers", json_out::u64(lenient.relationships_with_extra_members));
+                 return l.str();
+             }())
         .raw("payloadBytes", json_out::u64(payload_bytes))
         .str("nativeLexicalIndex", native_lex);
     if (embedding) {

@@ -52,6 +52,7 @@ struct pack_result {
     bool compact_contents = false;
     std::string native_lex = "written";  // or "disabled", or why it was left out
     std::size_t repaired_chars = 0, repaired_surrogates = 0;
+    contract::lenient_counts lenient;  // what the parser filled in (upstream GitNexus payloads)
     std::uint64_t payload_bytes = 0;
     double parse_ms = 0, transform_ms = 0, embed_ms = 0, write_ms = 0, sidecar_ms = 0;
     std::string embedding_mode, embedding_provider, embedding_model;

@@ -1,5 +1,7 @@
 #include "common/transform/frames.hpp"
 
+#include "common/core/json_text.hpp"
+
 #include "common/core/json_out.hpp"
 
 #include <algorithm>
@@ -126,6 +128,9 @@ frame_document frame_builder::node_frame(std::size_t i) {
     d.snippet = snip.source;
 
     json_out::object md;
+    // The payload's own extra properties first: a key of ours with the same
+    // name wins (the object keeps the last of duplicate keys).
+    for (const auto& [k, v] : node.extra) md.raw(std::string(k), to_sorted_text(*v));
     md.str("id", node.id)
         .str("label", node.label)
         .str("name", p.name)
@@ -211,6 +216,8 @@ frame_document frame_builder::relation_frame(std::size_t i) {
     d.label = "relation";
 
     json_out::object md;
+    for (const auto& [k, v] : rel.extra) md.raw(std::string(k), to_sorted_text(*v));
+    if (rel.payload_id) md.str("payloadId", *rel.payload_id);
     md.str("id", rel.id)
         .str("type", rel.type)
         .str("sourceId", rel.source_id)

@@ -123,10 +123,60 @@ TEST_CASE("graph integrity errors", "[contract]") {
     v = test::sample_payload();
     v.at("relationships").at(0).as_object()["targetId"] = "nope";
     CHECK_THAT(error_of_value(v), Contains("relationships[0].targetId: unknown node id \"nope\""));
+}
 
-    v = test::sample_payload();
-    v.at("relationships").at(1).as_object()["id"] = "r1";
-    CHECK_THAT(error_of_value(v), Contains("relationships[1].id: duplicate relationship id \"r1\""));
+TEST_CASE("upstream GitNexus payloads: what the original's lenient models accepted", "[contract]") {
+    auto v = test::sample_payload();
+    auto& nodes = v.at("nodes").as_array();
+    auto& rels = v.at("relationships").as_array();
+    nodes.at(2).at("properties").as_object().erase("filePath");  // a Community without filePath
+    auto& fn = nodes.at(1).at("properties").as_object();
+    fn["returnType"] = "i32";
+    fn["visibility"] = "public";
+    fn["parameterCount"] = 2;
+    fn["isStatic"] = false;
+    fn["annotations"] = boost::json::array{"#[inline]", "#[must_use]"};
+    fn["middleware"] = boost::json::object{{"z", 1}, {"a", boost::json::array{nullptr, 1.5}}};
+    fn["id"] = "a property that must not replace the node's id";
+    auto& r0 = rels.at(0).as_object();
+    r0["confidence"] = nullptr;
+    r0["reason"] = nullptr;
+    r0["step"] = nullptr;
+    r0["evidence"] = boost::json::array{boost::json::object{{"line", 3}, {"kind", "call"}}};
+    rels.push_back(rels.at(0));  // a parallel edge under the same id
+    rels.at(2).as_object()["reason"] = "second";
+    rels.push_back(rels.at(0));
+    nodes.push_back(boost::json::object{
+        {"id", "Decorator:x"}, {"label", "Decorator"}, {"properties", boost::json::object{{"name", "x"}, {"filePath", "a.rs"}}}});
+    const auto req = contract::parse_request(test::to_text(v));
+    CHECK(req.nodes.at(2).properties.file_path.empty());
+    CHECK(req.relationships.at(0).confidence == 1.0);
+    CHECK(req.relationships.at(0).reason.empty());
+    CHECK_FALSE(req.relationships.at(0).step.has_value());
+    CHECK(req.relationships.at(0).extra.size() == 1);
+    CHECK(req.relationships.size() == 4);
+    CHECK(req.relationships.at(2).id == "r1#2");
+    CHECK(req.relationships.at(2).payload_id == "r1");
+    CHECK(req.relationships.at(3).id == "r1#3");
+    CHECK(req.nodes.at(1).extra.size() == 7);
+    CHECK(req.lenient.missing_file_path == 1);
+    CHECK(req.lenient.default_confidence == 3);  // r0 and its two copies
+    CHECK(req.lenient.default_reason == 2);
+    CHECK(req.lenient.null_step == 3);
+    CHECK(req.lenient.duplicate_relationship_ids == 2);
+    CHECK(req.lenient.nodes_with_extra_properties == 1);
+    CHECK(req.lenient.relationships_with_extra_members == 3);
+
+    // What is really broken is still refused, with the path: wrong types, unknown ends, bad text.
+    auto bad = v;
+    bad.at("relationships").at(0).as_object()["confidence"] = "high";
+    CHECK(error_of_value(bad) == "relationships[0].confidence: expected number, got string");
+    bad = v;
+    bad.at("nodes").at(1).at("properties").as_object()["annotations"] = boost::json::array{"ok", "bad\xff"};
+    CHECK_THAT(error_of_value(bad), Contains("nodes[1].properties.annotations[1]: invalid UTF-8"));
+    bad = v;
+    bad.at("relationships").at(3).as_object()["targetId"] = "nowhere";
+    CHECK_THAT(error_of_value(bad), Contains("relationships[3].targetId: unknown node id \"nowhere\""));
 }
 
 TEST_CASE("limits give clear errors", "[contract]") {
