@@ -7,8 +7,13 @@
 #include "worker/transfer.hpp"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <fstream>
+#include <sstream>
 
 #include <filesystem>
 #include <optional>
@@ -76,6 +81,42 @@ private:
     std::optional<fs::path> path_;
 };
 
+// Claims a local output folder for this Runpod job (O_EXCL): a second Runpod
+// job of the same export — a duplicate submission — finds the claim taken and
+// stops before doing the work. The same Runpod job again (Runpod retried it)
+// may go on.
+// Returns the claim's path (empty when none was made).
+fs::path claim_output(const fs::path& dir, const std::string& runpod_job_id, const std::string& job_id) {
+    namespace C = P::claim;
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    const fs::path file = dir / C::file;
+    json::object c{{C::runpod_job_id, runpod_job_id}, {C::job_id, job_id}};
+    const std::string text = json::serialize(c);
+    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        const bool ok = ::write(fd, text.data(), text.size()) == ssize_t(text.size()) && ::fsync(fd) == 0;
+        ::close(fd);
+        if (!ok) throw error(error_kind::io, "IO_ERROR", "cannot write the claim " + file.string());
+        return file;
+    }
+    if (errno != EEXIST) return {};  // a folder we cannot write: pack reports it
+    std::ifstream in(file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    json::error_code jec;
+    const auto v = json::parse(ss.str(), jec);
+    const std::string holder =
+        !jec && v.is_object() && v.as_object().contains(C::runpod_job_id) && v.at(C::runpod_job_id).is_string()
+        ? std::string(v.at(C::runpod_job_id).as_string())
+        : std::string();
+    if (holder == runpod_job_id) return file;
+    throw error(error_kind::invalid_input, "DUPLICATE_SUBMISSION",
+                "export " + job_id + " is already being made by Runpod job " +
+                    (holder.empty() ? std::string("(unknown)") : holder) +
+                    " (a duplicate submission): this one stops without doing the work");
+}
+
 }  // namespace
 
 json::object run_job(const worker_state& st, const job_input& in, const std::string& runpod_job_id,
@@ -102,11 +143,24 @@ json::object run_job(const worker_state& st, const job_input& in, const std::str
     }
     const bool remote_out = is_http(in.output_prefix);
     o.output_prefix = remote_out ? (scratch.get() / "out").string() : in.output_prefix;
+    // A job that fails or is stopped gives its claim back (nothing of it stays).
+    struct claim_guard {
+        fs::path file;
+        bool keep = false;
+        ~claim_guard() {
+            std::error_code ec;
+            if (!keep && !file.empty()) fs::remove(file, ec);
+        }
+    } claim;
+    if (!remote_out)
+        claim.file =
+            claim_output(pack::resolve_ref(in.output_prefix, "output prefix", o.confine_root, false), runpod_job_id, in.job_id);
 
     // A job that names no native model uses the worker's own (the image's baked folder).
     embedding::lazy_embedder emb(embedder_factory(cfg, choice, st.warm, cfg.model_dir), cancel, 1024);
     o.embedder = &emb;
     const auto result = pack::run(o);
+    claim.keep = true;
     json::object out = json::parse(result.to_json()).as_object();
     if (remote_out) {
         progress(P::stage::upload, 97);

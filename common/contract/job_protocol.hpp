@@ -72,4 +72,15 @@ inline constexpr std::string_view worker_metrics = "workerMetrics";
 inline constexpr std::array<std::string_view, 5> reported{embedding, sidecar, frames, vectors, timings};
 }  // namespace result
 
+// ---- the claim a worker writes into a local output folder before it packs:
+// {"runpodJobId": "<the Runpod job id>", "jobId": "<the export's id>"}. The
+// first job to claim a folder does the work; a duplicate Runpod job of the
+// same export finds the claim taken and stops at once; the control plane
+// reads it to learn the Runpod id of a /run whose answer it never got.
+namespace claim {
+inline constexpr std::string_view file = ".runpod-claim.json";
+inline constexpr std::string_view runpod_job_id = "runpodJobId";
+inline constexpr std::string_view job_id = "jobId";
+}  // namespace claim
+
 }  // namespace mvx::protocol

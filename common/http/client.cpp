@@ -242,7 +242,7 @@ bool client::send(const request& req, response& out, transport_error& err) {
             return true;
         }
         p_->reset();
-        if (!(reused && err.kind == failure::reset)) return false;
+        if (!(reused && err.kind == failure::reset && req.resend_on_stale_connection)) return false;
     }
     return false;
 }

@@ -48,6 +48,10 @@ struct request {
     std::string body;
     std::chrono::milliseconds connect_timeout{10000};
     std::chrono::milliseconds timeout{60000};  // for the whole exchange after connecting
+    // A reused keep-alive connection that fails at once is retried silently on
+    // a fresh one; false for a request that must not reach the server twice
+    // (a Runpod /run: the first may have been accepted).
+    bool resend_on_stale_connection = true;
 };
 
 class client {

@@ -136,6 +136,7 @@ config load_config(const env_lookup& env, std::vector<std::string>& warnings) {
             "RUNPOD_REGION_SCOPE has no effect: the endpoint's data centers (and its network volume's) decide where "
             "workers run; set them on the endpoint (runpod/endpoint.example.json) and remove this variable");
     c.runpod_request_timeout_ms = r.integer("RUNPOD_REQUEST_TIMEOUT_MS", 30000, 100, 600000, "milliseconds");
+    c.runpod_submit_confirm_seconds = r.integer("RUNPOD_SUBMIT_CONFIRM_SECONDS", 600, 1, 7LL * 86400, "seconds");
     c.runpod_max_status_failures = static_cast<unsigned>(r.integer("RUNPOD_MAX_STATUS_FAILURES", 30, 1, 100000, "a count"));
     if (c.backend == backend_mode::runpod_queue) {
         if (c.runpod_endpoint_id.empty())

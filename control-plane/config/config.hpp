@@ -50,6 +50,7 @@ struct config {
     std::int64_t runpod_ttl_ms = 86400000;
     std::int64_t runpod_request_timeout_ms = 30000;
     unsigned runpod_max_status_failures = 30;  // consecutive /status failures before the job fails
+    std::int64_t runpod_submit_confirm_seconds = 600;  // an unanswered /run's claim is awaited this long
 
     // job input the worker receives
     std::string embedding_mode = "external_api";

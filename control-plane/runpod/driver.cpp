@@ -1,5 +1,6 @@
 #include "control-plane/runpod/driver.hpp"
 
+#include "common/contract/job_protocol.hpp"
 #include "common/http/client.hpp"
 #include "control-plane/http/headers.hpp"
 #include "control-plane/jobs/registry.hpp"
@@ -11,7 +12,10 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 namespace json = boost::json;
 
@@ -26,6 +30,9 @@ struct call_result {
     json::value body;
     std::string message;  // for failures
     std::chrono::milliseconds retry_after{0};
+    // The request may have been acted on (an answer lost or unreadable): a
+    // /run that fails so is never sent again blindly.
+    bool maybe_accepted = false;
 };
 
 std::string snippet(const std::string& s) {
@@ -44,9 +51,35 @@ runpod_driver::runpod_driver(const config& cfg, job_registry& jobs, metrics& m) 
 std::optional<runpod_driver::view> runpod_driver::state(const std::string& id) {
     std::optional<view> v;
     jobs_.with_job(id, [&](job_registry::locked& l) {
-        v = view{l.j.status, wire::string_field(l.j.metadata, "runpodJobId"), l.j.cancel_requested};
+        const auto* n = l.j.metadata.if_contains("runpodSubmissions");
+        v = view{l.j.status, wire::string_field(l.j.metadata, "runpodJobId"), l.j.cancel_requested,
+                 n ? unsigned(wire::number_or(*n, 0)) : 0u, l.j.output_dir};
     });
     return v;
+}
+
+void runpod_driver::record_submission(const std::string& id, unsigned n) {
+    jobs_.with_job(id, [&](job_registry::locked& l) {
+        l.j.metadata["runpodSubmissions"] = n;
+        l.save();  // before the /run: a restart knows one may be out there
+    });
+}
+
+std::string runpod_driver::claimed(const std::string& id) {
+    namespace C = protocol::claim;
+    std::string dir;
+    jobs_.with_job(id, [&](job_registry::locked& l) { dir = l.j.output_dir; });
+    if (dir.empty()) return "";
+    std::ifstream in(std::filesystem::path(dir) / C::file);
+    if (!in) return "";
+    std::stringstream ss;
+    ss << in.rdbuf();
+    json::error_code ec;
+    const auto v = json::parse(ss.str(), ec);
+    if (ec || !v.is_object()) return "";
+    const auto& o = v.as_object();
+    if (wire::string_field(o, C::job_id) != id) return "";
+    return wire::string_field(o, C::runpod_job_id).substr(0, 200);
 }
 
 void runpod_driver::fail(const std::string& id, const std::string& message) {
@@ -65,9 +98,11 @@ void runpod_driver::submitted(const std::string& id, const std::string& rp) {
     jobs_.with_job(id, [&](job_registry::locked& l) {
         job& j = l.j;
         if (j.terminal()) return;
+        const bool first = j.status == job_status::queued;
         j.metadata["runpodJobId"] = rp;
-        if (!l.move(transition::submit)) return;
-        l.append(event_type::stage_progress, job_stage::write_capsule, 12, 10, "Runpod job " + rp + " submitted",
+        if (first && !l.move(transition::submit)) return;
+        l.append(event_type::stage_progress, job_stage::write_capsule, first ? 12 : j.progress, 10,
+                 first ? "Runpod job " + rp + " submitted" : "Following Runpod job " + rp + ", which holds the export",
                  json::object{{"runpodJobId", rp}});
     });
 }
@@ -191,6 +226,7 @@ void runpod_driver::drive(const std::string& id) {
         req.body = body;
         req.connect_timeout = std::chrono::milliseconds(std::min<std::int64_t>(10000, cfg_.runpod_request_timeout_ms));
         req.timeout = std::chrono::milliseconds(cfg_.runpod_request_timeout_ms);
+        req.resend_on_stale_connection = method != "POST";
         http::response res;
         http::transport_error err;
         auto t0 = std::chrono::steady_clock::now();
@@ -200,12 +236,15 @@ void runpod_driver::drive(const std::string& id) {
             metrics_.backend_call(op, secs, err.kind == http::failure::timeout ? "timeout" : "transport");
             r.kind = outcome::transient;
             r.message = std::string(op) + ": " + err.message;
+            r.maybe_accepted = err.kind != http::failure::connect;  // it may have reached the server
             return r;
         }
         r.status = res.status;
         if (res.status == 429 || res.status >= 500) {
             metrics_.backend_call(op, secs, res.status == 429 ? "429" : "5xx");
             r.kind = outcome::transient;
+            // 429 and 503 refuse the request; another 5xx may come after it was taken.
+            r.maybe_accepted = res.status != 429 && res.status != 503;
             r.message = std::string(op) + " answered HTTP " + std::to_string(res.status) + ": " + snippet(res.body);
             auto ra = res.header("retry-after");
             if (!ra.empty()) {
@@ -224,6 +263,7 @@ void runpod_driver::drive(const std::string& id) {
         if (ec || !r.body.is_object()) {
             metrics_.backend_call(op, secs, "invalid_json");
             r.kind = outcome::transient;
+            r.maybe_accepted = true;
             r.message = std::string(op) + " answered something that is not a JSON object: " + snippet(res.body);
             return r;
         }
@@ -257,9 +297,42 @@ void runpod_driver::drive(const std::string& id) {
             {"policy", json::object{{"executionTimeout", cfg_.runpod_execution_timeout_ms}, {"ttl", cfg_.runpod_ttl_ms}}}};
         const std::string text = json::serialize(body);
         progress(id, job_stage::write_capsule, 8, 0, "Submitting to Runpod endpoint " + cfg_.runpod_endpoint_id);
-        for (unsigned failures = 0;; ++failures) {
+        // /run has no idempotency key. A /run whose answer was lost may have
+        // created a Runpod job: it is never sent again until the claim its
+        // worker writes into the job's output folder had time to appear (then
+        // that job is adopted); a duplicate that runs anyway finds the claim
+        // taken and stops at once. A submission recorded before a restart is
+        // treated the same way.
+        unsigned submissions = st->submissions;
+        bool uncertain = submissions > 0;
+        std::string last = "no answer";
+        for (unsigned failures = 0;;) {
             st = state(id);
             if (!st || st->cancel_requested || st->status == job_status::canceled) return;
+            if (uncertain) {
+                const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(cfg_.runpod_submit_confirm_seconds);
+                while (std::chrono::steady_clock::now() < deadline) {
+                    rp = claimed(id);
+                    if (!rp.empty()) break;
+                    if (!sleep(id, std::chrono::milliseconds(500))) return;
+                    st = state(id);
+                    if (!st || st->cancel_requested || st->status == job_status::canceled) return;
+                }
+                if (!rp.empty()) {
+                    log_line(log_level::info, "the Runpod job of the unanswered /run is " + rp + " (its worker's claim)", id);
+                    break;
+                }
+                log_line(log_level::warn,
+                         "no Runpod job claimed the export within " + std::to_string(cfg_.runpod_submit_confirm_seconds) +
+                             " s (RUNPOD_SUBMIT_CONFIRM_SECONDS): submitting again",
+                         id);
+                uncertain = false;
+            }
+            if (submissions >= 6) {
+                fail(id, "Runpod submission failed after " + std::to_string(submissions) + " submissions: " + last);
+                return;
+            }
+            record_submission(id, ++submissions);
             auto r = call("POST", "/run", text, "run");
             if (r.kind == outcome::ok) {
                 const auto& o = r.body.as_object();
@@ -268,14 +341,22 @@ void runpod_driver::drive(const std::string& id) {
                     break;
                 }
                 r.kind = outcome::transient;
+                r.maybe_accepted = true;
                 r.message = "run answered without a job id: " + snippet(json::serialize(r.body));
             }
-            if (r.kind == outcome::permanent || failures + 1 >= 6) {
+            last = r.message;
+            if (r.kind == outcome::permanent) {
                 fail(id, "Runpod submission failed: " + r.message);
                 return;
             }
-            log_line(log_level::warn, "Runpod submit: " + r.message + "; retrying", id);
-            if (!sleep(id, backoff(failures, r.retry_after))) return;
+            if (r.maybe_accepted) {
+                log_line(log_level::warn, "Runpod submit: " + r.message + "; it may have been accepted: waiting for its claim",
+                         id);
+                uncertain = true;
+                continue;
+            }
+            log_line(log_level::warn, "Runpod submit: " + r.message + "; not accepted, retrying", id);
+            if (!sleep(id, backoff(failures++, r.retry_after))) return;
         }
         submitted(id, rp);
         log_line(log_level::info, "submitted to Runpod as " + rp, id);
@@ -294,6 +375,14 @@ void runpod_driver::drive(const std::string& id) {
             return;
         }
         if (is_terminal(st->status)) return;
+        if (const std::string holder = claimed(id); !holder.empty() && holder != rp) {
+            // Another Runpod job of this export holds its folder (ours was a
+            // duplicate): follow that one, stop ours.
+            log_line(log_level::warn, "Runpod job " + holder + " holds the export's folder; following it instead of " + rp, id);
+            send_cancel(rp);
+            rp = holder;
+            submitted(id, rp);
+        }
         auto r = call("GET", "/status/" + rp, "", "status");
         if (r.kind != outcome::ok) {
             if (r.kind == outcome::permanent && r.status == 404) {

@@ -46,8 +46,13 @@ private:
         job_status status = job_status::queued;
         std::string runpod_job_id;
         bool cancel_requested = false;
+        unsigned submissions = 0;  // /run calls made so far (persisted)
+        std::string output_dir;
     };
     std::optional<view> state(const std::string& id);
+    void record_submission(const std::string& id, unsigned n);
+    // The Runpod job id in the claim a worker wrote into the job's output folder ("" when none).
+    std::string claimed(const std::string& id);
     void fail(const std::string& id, const std::string& message);
     void progress(const std::string& id, job_stage stage, double progress, double stage_progress, const std::string& message);
     void submitted(const std::string& id, const std::string& runpod_job_id);

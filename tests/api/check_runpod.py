@@ -49,6 +49,7 @@ def main():
     fake = FakeRunpod(SCRIPTS, RUN_FAULTS)
     api = Api(env={"MEMVID_EXPORT_BACKEND_MODE": "runpod_queue", "RUNPOD_API_BASE": fake.base, "RUNPOD_ENDPOINT_ID": "ep-test",
                    "RUNPOD_API_KEY": RP_KEY, "RUNPOD_POLL_INTERVAL_SECONDS": "1", "RUNPOD_REQUEST_TIMEOUT_MS": "1000",
+                   "RUNPOD_SUBMIT_CONFIRM_SECONDS": "3",
                    "RUNPOD_EXECUTION_TIMEOUT_MS": "900000", "RUNPOD_TTL_MS": "3600000", "MEMVID_EXPORT_RATE_LIMIT_PER_MINUTE": "0"})
     hexyl = json.loads(fixture_bytes("hexyl.json.zst"))
     jobs = {}

@@ -22,6 +22,7 @@ class FakeRunpod:
         self.jobs = {}          # rp id -> {"input", "project", "steps", "output"}
         self.runs = []          # every /run body
         self.cancels = []
+        self.worker_results = []  # (rp id, the worker's final post) of auto-run jobs
         self.bad_auth = 0
         self.hold = threading.Event()  # a "HOLD" step repeats IN_PROGRESS until set
         self.lock = threading.Lock()
@@ -60,6 +61,22 @@ class FakeRunpod:
                     inp = req["input"]
                     project = json.load(open(inp["payload_ref"][len("file://"):]))["projectName"]
                     faults = fake.run_faults.get(project, [])
+                    if faults and faults[0] in ("slow_accept", "duplicate"):
+                        # Accepted, and a worker picks it up at once (as on Runpod); with
+                        # "slow_accept" the answer comes too late for the client, with
+                        # "duplicate" the platform delivers the job twice.
+                        f = faults.pop(0)
+                        rid = fake.accept(inp, project)
+                        if f == "duplicate":
+                            fake.accept(inp, project)
+                        else:
+                            time.sleep(1.5)
+                        return self.reply(200, {"id": rid, "status": "IN_QUEUE"})
+                    if faults and faults[0] == "drop":
+                        faults.pop(0)
+                        self.close_connection = True
+                        self.connection.shutdown(2)  # the request is lost before the platform saw it
+                        return None
                     if faults:
                         f = faults.pop(0)
                         return fake.fault(self, f)
@@ -104,6 +121,25 @@ class FakeRunpod:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
+    def accept(self, inp, project):
+        """A job the platform accepted, run at once by a worker in the background."""
+        with self.lock:
+            rid = f"rp-{len(self.jobs) + 1}"
+            job = {"input": inp, "project": project, "steps": list(self.scripts[project]), "output": None, "auto": True}
+            self.jobs[rid] = job
+
+        def work():
+            r = subprocess.run([WORKER, "--test_input", json.dumps({"id": rid, "input": inp})], capture_output=True, text=True)
+            last = json.loads(r.stdout.strip().splitlines()[-1])
+            with self.lock:
+                self.worker_results.append((rid, last))
+                if "output" in last:
+                    job["output"] = last["output"]
+                else:
+                    job["steps"] = ["FAILED_WITH:" + last.get("error", "")]
+        threading.Thread(target=work, daemon=True).start()
+        return rid
+
     @property
     def base(self):
         return f"http://127.0.0.1:{self.port}/v2"
@@ -137,6 +173,8 @@ class FakeRunpod:
         body = {"id": rid, "status": step, "delayTime": 12, "executionTime": 34}
         if step == "IN_PROGRESS+":
             body = {"id": rid, "status": "IN_PROGRESS", "output": {"stage": "write_capsule", "progress": 70}}
+        elif step == "COMPLETED" and job.get("auto") and job["output"] is None:
+            body = {"id": rid, "status": "IN_PROGRESS"}  # its worker is still at it
         elif step == "COMPLETED":
             if job["output"] is None:
                 r = subprocess.run([WORKER, "--test_input", json.dumps({"id": rid, "input": job["input"]})],
@@ -151,6 +189,8 @@ class FakeRunpod:
             body = {"id": rid, "status": "COMPLETED", "output": {"artifactPath": job["input"]["payload_ref"]}}
         elif step == "COMPLETED_MISSING":
             body = {"id": rid, "status": "COMPLETED", "output": {"artifactPath": job["input"]["output_prefix"] + "/gone.mv2"}}
+        elif step.startswith("FAILED_WITH:"):
+            body = {"id": rid, "status": "FAILED", "error": step[len("FAILED_WITH:"):]}
         elif step == "FAILED":
             body = {"id": rid, "status": "FAILED", "error": "boom: CUDA out of memory"}
         return h.reply(200, body)
