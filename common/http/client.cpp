@@ -185,26 +185,67 @@ struct client::impl {
         });
         run(done);
         if (!ec) {
-            bhttp::response_parser<bhttp::string_body> parser;
-            parser.body_limit(256u * 1024 * 1024);
+            // The head first; then the body into a string, or piece by piece
+            // into the caller's sink.
+            bhttp::response_parser<bhttp::buffer_body> parser;
+            parser.body_limit(req.max_body_bytes);
             done = false;
-            bhttp::async_read(s, buffer, parser, [&](const beast::error_code& e, std::size_t) {
+            bhttp::async_read_header(s, buffer, parser, [&](const beast::error_code& e, std::size_t) {
                 ec = e;
                 done = true;
             });
             run(done);
+            bool aborted = false;
             if (!ec) {
-                auto res = parser.release();
-                out.status = static_cast<int>(res.result_int());
-                out.body = std::move(res.body());
-                out.headers.clear();
-                for (const auto& f : res) {
-                    std::string name(f.name_string());
-                    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-                    out.headers[name] = std::string(f.value());
+                const int status = static_cast<int>(parser.get().result_int());
+                const bool sink = req.body_sink && status >= 200 && status < 300;
+                std::string body;
+                std::vector<char> piece(64 * 1024);
+                while (!ec && !parser.is_done()) {
+                    parser.get().body().data = piece.data();
+                    parser.get().body().size = piece.size();
+                    done = false;
+                    bhttp::async_read(s, buffer, parser, [&](const beast::error_code& e, std::size_t) {
+                        ec = e;
+                        done = true;
+                    });
+                    run(done);
+                    if (ec == bhttp::error::need_buffer) ec = {};
+                    if (ec) break;
+                    const std::size_t n = piece.size() - parser.get().body().size;
+                    if (sink) {
+                        if (n && !req.body_sink(piece.data(), n)) {
+                            aborted = true;
+                            break;
+                        }
+                    } else {
+                        body.append(piece.data(), n);
+                    }
                 }
-                reusable = res.keep_alive();
-                return true;
+                if (!ec && !aborted) {
+                    const auto& res = parser.get();
+                    out.status = status;
+                    out.body = std::move(body);
+                    out.headers.clear();
+                    for (const auto& f : res) {
+                        std::string name(f.name_string());
+                        std::transform(name.begin(), name.end(), name.begin(),
+                                       [](unsigned char c) { return char(std::tolower(c)); });
+                        out.headers[name] = std::string(f.value());
+                    }
+                    reusable = res.keep_alive();
+                    return true;
+                }
+            }
+            if (aborted) {
+                err = {failure::aborted, req.method + " " + req.target.origin() + ": stopped while receiving the body"};
+                return false;
+            }
+            if (ec == bhttp::error::body_limit) {
+                err = {failure::too_large,
+                       req.method + " " + req.target.origin() + req.target.target.substr(0, req.target.target.find('?')) +
+                           ": the response body is larger than " + std::to_string(req.max_body_bytes) + " bytes"};
+                return false;
             }
         }
         err = {classify(ec),

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -32,7 +34,7 @@ struct response {
     std::string header(const std::string& lower_name) const;
 };
 
-enum class failure { none, connect, timeout, reset, tls, protocol };
+enum class failure { none, connect, timeout, reset, tls, protocol, too_large, aborted };
 
 // A transport failure (no HTTP status): connect refused/unreachable, timeout,
 // connection reset or closed, TLS handshake/verification, malformed response.
@@ -52,6 +54,12 @@ struct request {
     // a fresh one; false for a request that must not reach the server twice
     // (a Runpod /run: the first may have been accepted).
     bool resend_on_stale_connection = true;
+    // The largest response body accepted (more: a `too_large` failure).
+    std::uint64_t max_body_bytes = 256u << 20;
+    // When set, a 2xx body is handed over in pieces of at most 64 KiB as it
+    // arrives instead of being kept (a download of any size in bounded
+    // memory); returning false stops the exchange (an `aborted` failure).
+    std::function<bool(const char* data, std::size_t size)> body_sink;
 };
 
 class client {

@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "common/core/error.hpp"
+#include "common/http/client.hpp"
 #include "common/mv2/reader.hpp"
 #include "common/pack/pack.hpp"
 #include "common/providers/catalog.hpp"
@@ -354,4 +355,33 @@ TEST_CASE("providers over HTTPS: the peer is verified against the CA store and t
         CHECK_THAT(msg, Catch::Contains("TLS handshake"));
         CHECK(n == 0);
     }
+}
+
+TEST_CASE("http client: a body streamed to a sink in bounded pieces, and the size limit", "[http]") {
+    const std::string big(5u << 20, 'x');
+    test::fake_http_server server([&](const test::fake_request&, std::size_t) { return test::reply(200, big); });
+    http::client c;
+    http::request req;
+    req.method = "GET";
+    req.target = http::parse_url(server.base_url() + "/big", "test");
+    std::size_t got = 0, largest = 0;
+    req.body_sink = [&](const char*, std::size_t n) {
+        got += n;
+        largest = std::max(largest, n);
+        return true;
+    };
+    http::response res;
+    http::transport_error err;
+    REQUIRE(c.send(req, res, err));
+    CHECK(res.status == 200);
+    CHECK(res.body.empty());  // nothing kept in memory
+    CHECK(got == big.size());
+    CHECK(largest <= 64u * 1024);
+    req.max_body_bytes = 1u << 20;
+    CHECK_FALSE(c.send(req, res, err));
+    CHECK(err.kind == http::failure::too_large);
+    req.max_body_bytes = 256u << 20;
+    req.body_sink = [](const char*, std::size_t) { return false; };
+    CHECK_FALSE(c.send(req, res, err));
+    CHECK(err.kind == http::failure::aborted);
 }
